@@ -1,0 +1,157 @@
+/**
+ * The one place that reads a request body. It hands chunks to a store as an async iterable, with
+ * backpressure (the request is paused while the store is behind), a byte limit, an idle timeout, and a way
+ * for the lock holder to be asked to stop. It never throws into the store: the iterable simply ends, and
+ * `stopReason` tells why, so a store keeps every byte it was given (spec: core, PATCH: store as much as possible).
+ */
+import type { IncomingMessage } from 'node:http'
+
+export type StopReason =
+  | 'end' // the whole body arrived
+  | 'aborted' // the client went away mid-body
+  | 'overflow' // the body ran past the limit (nothing past the limit is handed out)
+  | 'timeout' // no byte arrived for `idleTimeout` ms
+  | 'released' // another request for the same upload asked this one to let go
+
+export interface BodyOptions {
+  /** Most bytes the body may carry; a body that runs past it ends with 'overflow'. */
+  limit: number
+  /** Milliseconds without a byte before the body ends with 'timeout'; 0 disables. */
+  idleTimeout: number
+  /** Called with each chunk before it is handed out (checksums). */
+  onChunk?: (chunk: Buffer) => void
+  /** Called at most every `progressInterval` ms with the bytes handed out so far. */
+  onProgress?: (bytes: number) => void
+  progressInterval?: number
+}
+
+/** Queue this many bytes before pausing the socket; the store drains it chunk by chunk. */
+const HIGH_WATER = 4 * 1024 * 1024
+
+export class BodyReader implements AsyncIterable<Buffer> {
+  /** Bytes handed out to the consumer. */
+  bytes = 0
+  stopReason: StopReason | undefined
+  private readonly queue: Buffer[] = []
+  private queued = 0
+  private received = 0
+  private waiter: ((r: IteratorResult<Buffer>) => void) | undefined
+  private timer: NodeJS.Timeout | undefined
+  private lastProgress = 0
+  private readonly req: IncomingMessage
+  private readonly opts: BodyOptions
+  private readonly done: Promise<void>
+  private resolveDone!: () => void
+
+  constructor(req: IncomingMessage, opts: BodyOptions) {
+    this.req = req
+    this.opts = opts
+    this.done = new Promise((resolve) => (this.resolveDone = resolve))
+    if (req.readableEnded || (req as { complete?: boolean }).complete) {
+      this.finish('end')
+      return
+    }
+    req.on('data', this.onData)
+    req.on('end', this.onEnd)
+    req.on('error', this.onAbort)
+    req.on('close', this.onClose)
+    this.armTimer()
+    if (req.isPaused()) req.resume()
+  }
+
+  /** Ask the reader to stop (lock takeover): the iterable ends after the chunks already queued. */
+  stop(reason: 'released' | 'timeout'): void {
+    this.finish(reason)
+  }
+
+  /** Resolves once the body has ended, for whatever reason. */
+  get finished(): Promise<void> {
+    return this.done
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return { next: () => this.next(), return: async () => (this.finish('released'), { done: true, value: undefined }) }
+  }
+
+  private next(): Promise<IteratorResult<Buffer>> {
+    this.reportProgress()
+    const chunk = this.queue.shift()
+    if (chunk) {
+      this.queued -= chunk.length
+      this.bytes += chunk.length
+      if (this.queued < HIGH_WATER / 2 && this.stopReason === undefined && this.req.isPaused()) this.req.resume()
+      return Promise.resolve({ done: false, value: chunk })
+    }
+    if (this.stopReason !== undefined) return Promise.resolve({ done: true, value: undefined })
+    return new Promise((resolve) => (this.waiter = resolve))
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.stopReason !== undefined) return
+    this.received += chunk.length
+    if (this.received > this.opts.limit) {
+      // Nothing past the limit is handed out: the crossing chunk is dropped whole, and the request is refused.
+      this.finish('overflow')
+      return
+    }
+    this.armTimer()
+    this.opts.onChunk?.(chunk)
+    const waiter = this.waiter
+    if (waiter) {
+      this.waiter = undefined
+      this.bytes += chunk.length
+      waiter({ done: false, value: chunk })
+      return
+    }
+    this.queue.push(chunk)
+    this.queued += chunk.length
+    if (this.queued >= HIGH_WATER) this.req.pause()
+  }
+
+  private readonly onEnd = (): void => this.finish('end')
+  private readonly onAbort = (): void => this.finish('aborted')
+  private readonly onClose = (): void => {
+    if (!this.req.complete) this.finish('aborted')
+    else this.finish('end')
+  }
+
+  private armTimer(): void {
+    if (this.opts.idleTimeout <= 0) return
+    if (this.timer) this.timer.refresh()
+    else this.timer = setTimeout(() => this.finish('timeout'), this.opts.idleTimeout)
+  }
+
+  private reportProgress(): void {
+    const { onProgress, progressInterval = 0 } = this.opts
+    if (!onProgress) return
+    const now = Date.now()
+    if (now - this.lastProgress < progressInterval) return
+    this.lastProgress = now
+    if (this.bytes > 0) onProgress(this.bytes)
+  }
+
+  private finish(reason: StopReason): void {
+    if (this.stopReason !== undefined) return
+    this.stopReason = reason
+    if (this.timer) clearTimeout(this.timer)
+    const { req } = this
+    req.off('data', this.onData)
+    req.off('end', this.onEnd)
+    req.off('close', this.onClose)
+    // Keep an error listener: a socket error after we stop listening must not become an uncaught exception.
+    if (reason !== 'end') req.pause()
+    const waiter = this.waiter
+    this.waiter = undefined
+    waiter?.({ done: true, value: undefined })
+    this.resolveDone()
+  }
+}
+
+/**
+ * True when something in front of the middleware (a body parser) already consumed a body that had bytes.
+ * body-parser marks requests it read with `_body`.
+ */
+export function bodyWasConsumed(req: IncomingMessage, contentLength: number | undefined): boolean {
+  const hasBody = (contentLength ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined
+  return hasBody && ((req as { _body?: unknown })._body === true || req.readableEnded)
+}

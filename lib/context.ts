@@ -1,0 +1,74 @@
+/**
+ * Per-request state shared by the handlers, and the one way a response is written.
+ */
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { BodyReader } from './body.js'
+import { ERRORS, TusError } from './errors.js'
+import { safeEmit, type TusEvents, type TusEventName } from './events.js'
+import type { ResolvedOptions } from './options.js'
+import { TUS_VERSION } from './protocol/constants.js'
+
+export interface Server {
+  readonly options: ResolvedOptions
+  readonly emitter: EventEmitter
+  /** The Tus-Extension value, computed once. */
+  readonly extensions: string
+}
+
+export interface Context {
+  readonly server: Server
+  readonly options: ResolvedOptions
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  /** Mount path of the upload collection, without a trailing slash ('' at the root). */
+  readonly base: string
+  /** The upload id from the URL, or undefined for the collection URL. */
+  readonly id: string | undefined
+  /** The request's method after X-HTTP-Method-Override. */
+  readonly method: string
+  /** The body being read, so that a lock takeover can ask it to stop. */
+  reader?: BodyReader
+  /** Events held back until the response has been written. */
+  readonly events: Array<() => void>
+}
+
+export type Headers = Record<string, string | number | undefined>
+
+/** Holds an event until the response is out (notifications never delay or break a request). */
+export function emitLater<E extends TusEventName>(ctx: Context, event: E, ...args: TusEvents[E]): void {
+  ctx.events.push(() => safeEmit(ctx.server.emitter, event, ...args))
+}
+
+/** Writes the response with Tus-Resumable (spec: core, Tus-Resumable), then releases held events. */
+export function reply(ctx: Context, status: number, headers: Headers = {}, body?: string): void {
+  const { res } = ctx
+  if (!res.headersSent && !res.writableEnded) {
+    const out: Record<string, string | number> = { 'Tus-Resumable': TUS_VERSION }
+    for (const key of Object.keys(headers)) {
+      const value = headers[key]
+      if (value !== undefined) out[key] = value
+    }
+    if (body !== undefined) {
+      out['Content-Type'] = 'text/plain; charset=utf-8'
+      out['Content-Length'] = Buffer.byteLength(body)
+    } else if (status !== 204 && status !== 304 && ctx.req.method !== 'HEAD') {
+      out['Content-Length'] = 0
+    }
+    res.writeHead(status, out)
+    res.end(body)
+  }
+  flushEvents(ctx)
+}
+
+export function flushEvents(ctx: Context): void {
+  const events = ctx.events.splice(0)
+  for (const emit of events) emit()
+}
+
+/** Answers a TusError with its status and message. */
+export function replyError(ctx: Context, err: TusError, headers: Headers = {}): void {
+  const extra: Headers = { ...headers }
+  if (err.status === 412) extra['Tus-Version'] = TUS_VERSION
+  reply(ctx, err.status, extra, `${err.expose ? err.message : ERRORS.INTERNAL.message}\n`)
+}

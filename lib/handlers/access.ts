@@ -1,0 +1,42 @@
+/**
+ * Getting at an existing upload: the lock (with takeover), the lookup, and the authorize hook.
+ */
+import type { Context } from '../context.js'
+import { TusError } from '../errors.js'
+import type { Action } from '../options.js'
+import { snapshot, type Upload } from '../upload.js'
+
+/**
+ * Runs `fn` holding the upload's lock. A later request for the same upload asks this one to let go: the body
+ * being read (if any) stops, keeps what it has, and the request answers.
+ */
+export async function withLock<T>(ctx: Context, id: string, fn: () => Promise<T>): Promise<T> {
+  const abort = new AbortController()
+  const onClose = () => {
+    if (!ctx.res.writableEnded) abort.abort()
+  }
+  ctx.res.once('close', onClose)
+  let lock
+  try {
+    lock = await ctx.options.locker.lock(id, {
+      timeout: ctx.options.lockTimeout,
+      signal: abort.signal,
+      onReleaseRequested: () => ctx.reader?.stop('released'),
+    })
+  } finally {
+    ctx.res.off('close', onClose)
+  }
+  try {
+    return await fn()
+  } finally {
+    await lock.release()
+  }
+}
+
+/** The upload named by the URL, after the authorize hook agreed; 404 when there is none. */
+export async function loadUpload(ctx: Context, id: string, action: Action): Promise<Upload> {
+  const upload = await ctx.options.store.get(id)
+  if (!upload) throw new TusError('NOT_FOUND')
+  if (ctx.options.authorize) await ctx.options.authorize(snapshot(upload), ctx.req, action)
+  return upload
+}

@@ -1,0 +1,39 @@
+/** PATCH: append bytes at the current offset (spec: core, PATCH; creation-defer-length). */
+import { bodyWasConsumed } from '../body.js'
+import type { Context } from '../context.js'
+import { TusError } from '../errors.js'
+import { isOffsetOctetStream, parseContentLength, parseUploadLength, parseUploadOffset } from '../protocol/headers.js'
+import type { Upload } from '../upload.js'
+import { loadUpload, withLock } from './access.js'
+import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
+
+export async function handlePatch(ctx: Context, id: string): Promise<void> {
+  const { req } = ctx
+  if (!isOffsetOctetStream(req.headers['content-type'])) throw new TusError('INVALID_CONTENT_TYPE')
+  const offset = parseUploadOffset(req.headers['upload-offset'])
+  const declaredLength = parseUploadLength(req.headers['upload-length'])
+  const contentLength = parseContentLength(req.headers['content-length'])
+  if (bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
+
+  await withLock(ctx, id, async () => {
+    let upload = await loadUpload(ctx, id, 'patch')
+    if (upload.concat?.type === 'final') throw new TusError('FORBIDDEN', 'A final upload cannot be patched')
+    if (offset !== upload.offset) throw new TusError('OFFSET_MISMATCH')
+    if (declaredLength !== undefined) upload = await declareLength(ctx, upload, declaredLength)
+    const limit = await byteLimit(ctx, upload)
+    checkDeclaredSize(upload, contentLength, limit)
+    const { upload: after, reason } = await receive(ctx, upload, limit)
+    replyAfterBody(ctx, reason, 204, { 'Upload-Offset': after.offset })
+  })
+}
+
+/** spec: creation, Upload-Defer-Length: the length is set once, by a PATCH, and never changed. */
+async function declareLength(ctx: Context, upload: Upload, length: number): Promise<Upload> {
+  if (upload.length !== undefined) {
+    if (upload.length !== length) throw new TusError('LENGTH_ALREADY_SET')
+    return upload
+  }
+  if (length < upload.offset) throw new TusError('LENGTH_BELOW_OFFSET')
+  if (length > (await ctx.options.maxSize(ctx.req))) throw new TusError('MAX_SIZE_EXCEEDED')
+  return ctx.options.store.update(upload.id, { length })
+}

@@ -1,0 +1,81 @@
+/**
+ * Receiving a body into an upload, for PATCH and for POST with creation-with-upload: limits, the store write,
+ * rollback of a refused body, progress, and completion.
+ */
+import createDebug from 'debug'
+import { BodyReader, type StopReason } from '../body.js'
+import { emitLater, flushEvents, reply, replyError, type Context, type Headers } from '../context.js'
+import { TusError } from '../errors.js'
+import { safeEmit } from '../events.js'
+import { snapshot, type Upload } from '../upload.js'
+import { completeIfDone } from './complete.js'
+
+const debug = createDebug('tus-middleware:patch')
+
+export interface Received {
+  upload: Upload
+  reason: StopReason
+}
+
+/** The most bytes this request may add: up to the length, or the max size while the length is deferred. */
+export async function byteLimit(ctx: Context, upload: Upload): Promise<number> {
+  if (upload.length !== undefined) return upload.length - upload.offset
+  return Math.max(0, (await ctx.options.maxSize(ctx.req)) - upload.offset)
+}
+
+/** Refuses up front a body whose declared size already runs past the limit: nothing is stored. */
+export function checkDeclaredSize(upload: Upload, contentLength: number | undefined, limit: number): void {
+  if (contentLength !== undefined && contentLength > limit) {
+    throw new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
+  }
+}
+
+/** Reads the body into the store. Called holding the upload's lock. */
+export async function receive(ctx: Context, upload: Upload, limit: number): Promise<Received> {
+  const { store, progressInterval, bodyIdleTimeout } = ctx.options
+  const start = upload.offset
+  const reader = new BodyReader(ctx.req, {
+    limit,
+    idleTimeout: bodyIdleTimeout,
+    progressInterval,
+    onProgress: (bytes) => safeEmit(ctx.server.emitter, 'progress', snapshot({ ...upload, offset: start + bytes })),
+  })
+  ctx.reader = reader
+  let offset: number
+  try {
+    offset = await store.write(upload.id, start, reader)
+  } catch (err) {
+    reader.stop('released')
+    throw err
+  } finally {
+    ctx.reader = undefined
+  }
+  const reason = reader.stopReason ?? 'end'
+  debug('%s: %d bytes at %d (%s)', upload.id, offset - start, start, reason)
+  if (reason === 'overflow') {
+    // A refused request leaves the upload as it was.
+    await store.truncate(upload.id, start)
+    throw new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
+  }
+  let current: Upload = { ...upload, offset }
+  if (offset !== start) emitLater(ctx, 'progress', snapshot(current))
+  current = await completeIfDone(ctx, current)
+  return { upload: current, reason }
+}
+
+/**
+ * Answers a request whose body was read. A body that ended early keeps its bytes; the connection is closed
+ * because unread bytes may still be on the way (a stalled one gets 408, one asked to let go its usual status).
+ */
+export function replyAfterBody(ctx: Context, reason: StopReason, status: number, headers: Headers): void {
+  if (reason === 'aborted') {
+    // Nobody is listening: the bytes are stored; release the events and the socket.
+    flushEvents(ctx)
+    ctx.res.destroy()
+    return
+  }
+  if (reason === 'end') return reply(ctx, status, headers)
+  const closing = { ...headers, Connection: 'close' }
+  if (reason === 'timeout') return replyError(ctx, new TusError('REQUEST_TIMEOUT'), closing)
+  reply(ctx, status, closing)
+}

@@ -1,0 +1,120 @@
+/**
+ * tus(options): validates options once, and returns a named (req, res, next) handler that is also an event
+ * emitter. It serves the upload collection URL and the upload URLs below it; anything else goes to next().
+ */
+import createDebug from 'debug'
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { replyError, type Context, type Server } from './context.js'
+import { ERRORS, TusError } from './errors.js'
+import { mixinEmitter, type TusEmitter } from './events.js'
+import { handleDelete } from './handlers/delete.js'
+import { handleGet } from './handlers/get.js'
+import { handleHead } from './handlers/head.js'
+import { handleOptions } from './handlers/options.js'
+import { handlePatch } from './handlers/patch.js'
+import { handlePost } from './handlers/post.js'
+import { normalizeOptions, type TusOptions } from './options.js'
+import type { Extension } from './protocol/constants.js'
+import { isSupportedVersion } from './protocol/headers.js'
+import { route } from './route.js'
+import { storeCan, type DataStore } from './stores/data-store.js'
+
+const debug = createDebug('tus-middleware')
+
+export type NextFunction = (err?: unknown) => void
+
+export interface TusMiddleware extends TusEmitter {
+  (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void
+  /** The resolved store, for the host's own use (listing, reading). */
+  readonly store: DataStore
+}
+
+/** Methods served on an upload URL, and on the collection URL. */
+const UPLOAD_METHODS = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS'])
+const COLLECTION_METHODS = new Set(['POST', 'OPTIONS'])
+/** Methods a client may ask for with X-HTTP-Method-Override (spec: core, X-HTTP-Method-Override). */
+const OVERRIDABLE = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'POST', 'OPTIONS'])
+
+function advertisedExtensions(store: DataStore): string {
+  const list: Extension[] = ['creation', 'creation-with-upload', 'creation-defer-length']
+  if (storeCan(store, 'termination')) list.push('termination')
+  return list.join(',')
+}
+
+export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOptions<Req> = {}): TusMiddleware {
+  const options = normalizeOptions(input)
+  const emitter = new EventEmitter()
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options.store) }
+
+  const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
+    const where = route(req, options.path)
+    if (!where) return passOn(res, next)
+    const override = req.headers['x-http-method-override']
+    let method = req.method ?? 'GET'
+    if (override !== undefined) {
+      const wanted = (Array.isArray(override) ? '' : override).trim().toUpperCase()
+      method = OVERRIDABLE.has(wanted) ? wanted : ''
+    }
+    const served = where.id === undefined ? COLLECTION_METHODS : UPLOAD_METHODS
+    if (method !== '' && !served.has(method)) return passOn(res, next)
+    const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [] }
+    dispatch(ctx).catch((err) => fail(ctx, err, next))
+  }
+  Object.defineProperty(tusMiddleware, 'store', { value: options.store, enumerable: true })
+  return mixinEmitter(tusMiddleware, emitter) as unknown as TusMiddleware
+}
+
+async function dispatch(ctx: Context): Promise<void> {
+  const { method, id, req } = ctx
+  if (method === '') throw new TusError('INVALID_METHOD_OVERRIDE')
+  if (method === 'OPTIONS') return handleOptions(ctx)
+  // spec: core, Tus-Resumable: a request without a version we speak is not processed. GET is a plain
+  // download, which browsers make without tus headers.
+  if (method !== 'GET' && !isSupportedVersion(req.headers['tus-resumable'])) throw new TusError('UNSUPPORTED_VERSION')
+  if (id === undefined) return handlePost(ctx)
+  switch (method) {
+    case 'HEAD':
+      return handleHead(ctx, id)
+    case 'PATCH':
+      return handlePatch(ctx, id)
+    case 'DELETE':
+      if (!ctx.options.store.remove) throw new TusError('METHOD_NOT_ALLOWED')
+      return handleDelete(ctx, id)
+    case 'GET':
+      if (!ctx.options.store.read) throw new TusError('METHOD_NOT_ALLOWED')
+      return handleGet(ctx, id)
+  }
+}
+
+/**
+ * Protocol errors are answered here with tus headers. Anything else (a failing store, a hook's plain Error)
+ * gets a generic 500 — its message never reaches the client — and then goes to next(err) for the app to log.
+ */
+function fail(ctx: Context, err: unknown, next: NextFunction | undefined): void {
+  const { req, res } = ctx
+  const known = err instanceof TusError
+  if (!known) debug('request failed: %s', (err as Error)?.stack ?? err)
+  if (res.headersSent) {
+    res.destroy()
+  } else {
+    // An unread body may still be arriving; closing the connection is the only way to not read it all.
+    const headers = hasUnreadBody(req) ? { Connection: 'close' } : {}
+    replyError(ctx, known ? err : new TusError('INTERNAL'), headers)
+  }
+  // After the response is out, so that the app's error handler sees headersSent and does not answer twice.
+  if (!known && next) res.once('close', () => next(err))
+}
+
+function hasUnreadBody(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length']
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0')
+  return hasBody && !req.readableEnded
+}
+
+function passOn(res: ServerResponse, next: NextFunction | undefined): void {
+  if (next) return next()
+  // No router behind us (plain node:http): nobody else will answer.
+  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+  res.end(`${ERRORS.NOT_FOUND.message}\n`)
+}

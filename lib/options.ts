@@ -1,0 +1,139 @@
+/**
+ * Options: their types, defaults, and normalizeOptions(), which validates once at factory time and returns a
+ * frozen copy (the caller's object is never touched). A bad option is a TypeError that names it.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Locker } from './locks/locker.js'
+import { MemoryLocker } from './locks/memory-locker.js'
+import type { Metadata } from './protocol/metadata.js'
+import { assertStore, type DataStore } from './stores/data-store.js'
+import { FileStore } from './stores/file-store.js'
+import type { Upload } from './upload.js'
+
+export type Action = 'head' | 'patch' | 'get' | 'delete'
+
+export interface CreateResult {
+  /** Use this id instead of a generated one (validated: URL-safe, at most 128 characters). */
+  id?: string
+  /** Replace the metadata the client sent. */
+  metadata?: Metadata
+}
+
+export interface TusOptions<Req extends IncomingMessage = IncomingMessage> {
+  /** Where uploads live. Default: `new FileStore({ directory: './uploads' })`. */
+  store?: DataStore
+  /** Mount path, only for a server without a router (plain node:http). With Express/Connect, omit it. */
+  path?: string
+  /** Largest upload in bytes, or a function of the request. Default: no limit. */
+  maxSize?: number | ((req: Req) => number | Promise<number>)
+  /** Largest Upload-Metadata header in bytes. Default: 4096. */
+  maxMetadataSize?: number
+  /** Least milliseconds between two `progress` events for one upload. Default: 1000. */
+  progressInterval?: number
+  /** Milliseconds a request waits for another request on the same upload to let go. Default: 5000. */
+  lockTimeout?: number
+  /** Milliseconds without a body byte before a PATCH is ended (bytes received are kept). Default: 60000. */
+  bodyIdleTimeout?: number
+  /** Serialises requests on one upload. Default: an in-process MemoryLocker. */
+  locker?: Locker
+  /** Answer with a path-only Location instead of an absolute URL. Default: false. */
+  relativeLocation?: boolean
+  /** Awaited before an upload is created; may refuse (throw TusError) or choose its id and metadata. */
+  onCreate?: (upload: Readonly<Upload>, req: Req) => void | CreateResult | Promise<void | CreateResult>
+  /** Awaited on every request on an existing upload; refuse by throwing TusError. */
+  authorize?: (upload: Readonly<Upload>, req: Req, action: Action) => void | Promise<void>
+  /** Awaited when the last byte is stored, before the final response; throwing TusError refuses completion. */
+  onComplete?: (upload: Readonly<Upload>, req: Req) => void | Promise<void>
+}
+
+export interface ResolvedOptions {
+  readonly store: DataStore
+  readonly path: string | undefined
+  readonly maxSize: (req: IncomingMessage) => number | Promise<number>
+  /** The fixed maximum, advertised as Tus-Max-Size; undefined when it depends on the request or is unlimited. */
+  readonly fixedMaxSize: number | undefined
+  readonly maxMetadataSize: number
+  readonly progressInterval: number
+  readonly lockTimeout: number
+  readonly bodyIdleTimeout: number
+  readonly locker: Locker
+  readonly relativeLocation: boolean
+  readonly onCreate: TusOptions['onCreate']
+  readonly authorize: TusOptions['authorize']
+  readonly onComplete: TusOptions['onComplete']
+}
+
+const KNOWN = new Set([
+  'store', 'path', 'maxSize', 'maxMetadataSize', 'progressInterval', 'lockTimeout', 'bodyIdleTimeout', 'locker',
+  'relativeLocation', 'onCreate', 'authorize', 'onComplete',
+])
+
+const fail = (name: string, what: string): never => {
+  throw new TypeError(`tus(): option "${name}" must be ${what}`)
+}
+
+function count(options: Record<string, unknown>, name: string, fallback: number, min = 0): number {
+  const value = options[name]
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    return fail(name, `an integer >= ${min}`)
+  }
+  return value
+}
+
+function fn<T>(options: Record<string, unknown>, name: string): T | undefined {
+  const value = options[name]
+  if (value !== undefined && typeof value !== 'function') fail(name, 'a function')
+  return value as T | undefined
+}
+
+export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
+  if (input === null || typeof input !== 'object') throw new TypeError('tus(): options must be an object')
+  const options = input as Record<string, unknown>
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`tus(): option "${key}" is not known`)
+  }
+
+  const store = (options.store ?? new FileStore({ directory: './uploads' })) as DataStore
+  assertStore(store)
+
+  let path: string | undefined
+  if (options.path !== undefined) {
+    if (typeof options.path !== 'string' || !/^\/[^?#]*$/.test(options.path)) fail('path', 'a string starting with "/"')
+    path = (options.path as string).replace(/\/+$/, '')
+  }
+
+  let maxSize: ResolvedOptions['maxSize']
+  let fixedMaxSize: number | undefined
+  const rawMax = options.maxSize
+  if (rawMax === undefined) {
+    maxSize = () => Number.MAX_SAFE_INTEGER
+  } else if (typeof rawMax === 'function') {
+    maxSize = rawMax as ResolvedOptions['maxSize']
+  } else {
+    fixedMaxSize = count(options, 'maxSize', 0)
+    maxSize = () => fixedMaxSize as number
+  }
+
+  const locker = (options.locker ?? new MemoryLocker()) as Locker
+  if (typeof locker?.lock !== 'function') fail('locker', 'a Locker (an object with a lock() method)')
+  if (options.relativeLocation !== undefined && typeof options.relativeLocation !== 'boolean') {
+    fail('relativeLocation', 'a boolean')
+  }
+
+  return Object.freeze({
+    store,
+    path,
+    maxSize,
+    fixedMaxSize,
+    maxMetadataSize: count(options, 'maxMetadataSize', 4096),
+    progressInterval: count(options, 'progressInterval', 1000),
+    lockTimeout: count(options, 'lockTimeout', 5000, 1),
+    bodyIdleTimeout: count(options, 'bodyIdleTimeout', 60_000),
+    locker,
+    relativeLocation: (options.relativeLocation as boolean | undefined) ?? false,
+    onCreate: fn<ResolvedOptions['onCreate']>(options, 'onCreate'),
+    authorize: fn<ResolvedOptions['authorize']>(options, 'authorize'),
+    onComplete: fn<ResolvedOptions['onComplete']>(options, 'onComplete'),
+  })
+}
