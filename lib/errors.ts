@@ -27,7 +27,6 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   INVALID_METHOD_OVERRIDE: { status: 400, message: 'X-HTTP-Method-Override names a method this server does not serve' },
   UPLOAD_LOCKED: { status: 423, message: 'Upload is in use by another request; retry shortly' },
-  UPLOAD_INCOMPLETE: { status: 409, message: 'Upload is not finished yet' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request body stalled' },
   BODY_ALREADY_READ: { status: 500, message: 'Request body was consumed before the upload middleware' },
   TOO_MANY_UPLOADS: { status: 503, message: 'Too many uploads in progress; retry shortly' },
