@@ -1,0 +1,1 @@
+export { storeContract, type StoreContractOptions } from './store-contract.js'
