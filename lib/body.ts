@@ -47,7 +47,8 @@ export class BodyReader implements AsyncIterable<Buffer> {
     this.req = req
     this.opts = opts
     this.done = new Promise((resolve) => (this.resolveDone = resolve))
-    if (req.readableEnded || (req as { complete?: boolean }).complete) {
+    // `complete` only says the parser has seen the whole message; buffered bytes may still be unread.
+    if (req.readableEnded) {
       this.finish('end')
       return
     }
@@ -110,10 +111,8 @@ export class BodyReader implements AsyncIterable<Buffer> {
 
   private readonly onEnd = (): void => this.finish('end')
   private readonly onAbort = (): void => this.finish('aborted')
-  private readonly onClose = (): void => {
-    if (!this.req.complete) this.finish('aborted')
-    else this.finish('end')
-  }
+  /** A close before 'end' means the stream was torn down: what was not handed out is gone. */
+  private readonly onClose = (): void => this.finish(this.req.readableEnded ? 'end' : 'aborted')
 
   private armTimer(): void {
     if (this.opts.idleTimeout <= 0) return
