@@ -10,7 +10,7 @@ describe('POST (spec: creation)', () => {
     const res = await request(app).post('/files').set(TUS).set('Upload-Length', '100').expect(201)
     expect(res.headers['tus-resumable']).toBe('1.0.0')
     expect(res.headers.location).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\/[0-9a-f]{32}$/)
-    const id = res.headers.location.split('/').pop()
+    const id = res.headers.location.split('/').pop() as string
     expect(await uploads.store.get(id)).toMatchObject({ id, offset: 0, length: 100, metadata: {} })
   })
 
@@ -33,7 +33,7 @@ describe('POST (spec: creation)', () => {
     const ids = new Set<string>()
     for (let i = 0; i < 20; i++) {
       const res = await request(app).post('/files').set(TUS).set('Upload-Length', '1').expect(201)
-      ids.add(res.headers.location.split('/').pop())
+      ids.add(res.headers.location.split('/').pop() as string)
     }
     expect(ids.size).toBe(20)
   })
@@ -101,7 +101,7 @@ describe('POST with data (spec: creation-with-upload)', () => {
     const res = await request(app).post('/files').set(TUS).set('Upload-Length', '20')
       .set('Content-Type', 'application/offset+octet-stream').send(body).expect(201)
     expect(res.headers['upload-offset']).toBe('11')
-    const id = res.headers.location.split('/').pop()
+    const id = res.headers.location.split('/').pop() as string
     const stored = Buffer.concat(await (await uploads.store.read!(id)).toArray())
     expect(sha256(stored)).toBe(sha256(body))
   })

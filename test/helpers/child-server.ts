@@ -1,0 +1,39 @@
+/** A FileStore tus server in a child process (test/fixtures/file-server.mjs), which tests may SIGKILL. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const script = fileURLToPath(new URL('../fixtures/file-server.mjs', import.meta.url))
+
+export interface ChildServer {
+  url: string
+  origin: string
+  process: ChildProcess
+  kill(): Promise<void>
+}
+
+export function startChildServer(directory: string, port = 0): Promise<ChildServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, directory, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)))
+    child.stdout!.on('data', (d) => {
+      out += d
+      const match = /listening (\d+)/.exec(out)
+      if (!match) return
+      child.removeAllListeners('exit')
+      const origin = `http://127.0.0.1:${match[1]}`
+      resolve({
+        url: `${origin}/files`,
+        origin,
+        process: child,
+        kill: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done()
+            child.once('exit', () => done())
+            child.kill('SIGKILL')
+          }),
+      })
+    })
+  })
+}
