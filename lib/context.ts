@@ -14,6 +14,8 @@ export interface Server {
   readonly emitter: EventEmitter
   /** The Tus-Extension value, computed once. */
   readonly extensions: string
+  /** Final uploads waiting for partial uploads to finish: partial id -> final ids (concatenation-unfinished). */
+  readonly waiting: Map<string, Set<string>>
 }
 
 export interface Context {

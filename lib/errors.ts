@@ -1,6 +1,6 @@
 /**
  * The one table of protocol errors: code -> HTTP status and the message a client sees.
- * Statuses follow the tus 1.0 spec where it names one (spec: core, creation, checksum, concatenation).
+ * Statuses follow the tus 1.0 spec where it names one (spec: core, creation, checksum, concatenation, expiration).
  */
 export const ERRORS = {
   UNSUPPORTED_VERSION: { status: 412, message: 'Tus-Resumable is missing or names an unsupported version' },
@@ -18,6 +18,16 @@ export const ERRORS = {
   BODY_EXCEEDS_LENGTH: { status: 413, message: 'Request body runs past Upload-Length' },
   INVALID_METADATA: { status: 400, message: 'Upload-Metadata is malformed' },
   METADATA_TOO_LARGE: { status: 400, message: 'Upload-Metadata is larger than this server accepts' },
+  INVALID_CHECKSUM: { status: 400, message: 'Upload-Checksum must be "<algorithm> <base64 digest>"' },
+  UNSUPPORTED_CHECKSUM_ALGORITHM: { status: 400, message: 'Upload-Checksum names an algorithm this server does not support' },
+  CHECKSUM_MISMATCH: { status: 460, message: 'Checksum mismatch: the data was discarded' },
+  INVALID_CONCAT: { status: 400, message: 'Upload-Concat must be "partial" or "final;<url> <url> ..."' },
+  CONCAT_UNKNOWN_PART: { status: 400, message: 'Upload-Concat names an upload that does not exist' },
+  CONCAT_NOT_PARTIAL: { status: 400, message: 'Upload-Concat names an upload that is not a partial upload' },
+  CONCAT_WITH_LENGTH: { status: 400, message: 'A final upload takes no Upload-Length: its length is the sum of its parts' },
+  CONCAT_WITH_BODY: { status: 400, message: 'A final upload takes no data' },
+  CONCAT_FINAL_PATCH: { status: 403, message: 'A final upload cannot be patched' },
+  CONCAT_PART_GONE: { status: 410, message: 'A partial upload of this final upload no longer exists' },
   INVALID_ID: { status: 400, message: 'Upload id is not valid' },
   ID_TAKEN: { status: 409, message: 'An upload with this id already exists' },
   NOT_FOUND: { status: 404, message: 'Upload not found' },
@@ -29,6 +39,7 @@ export const ERRORS = {
   UPLOAD_LOCKED: { status: 423, message: 'Upload is in use by another request; retry shortly' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request body stalled' },
   BODY_ALREADY_READ: { status: 500, message: 'Request body was consumed before the upload middleware' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'Range not satisfiable' },
   TOO_MANY_UPLOADS: { status: 503, message: 'Too many uploads in progress; retry shortly' },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>

@@ -13,6 +13,8 @@ export interface TusEvents {
   progress: [upload: Readonly<Upload>]
   completed: [upload: Readonly<Upload>]
   terminated: [upload: Readonly<Upload>]
+  /** An upload expired and was removed (spec: expiration). */
+  expired: [upload: Readonly<Upload>]
   listenerError: [error: unknown, event: string]
 }
 export type TusEventName = keyof TusEvents

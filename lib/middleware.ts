@@ -14,7 +14,9 @@ import { handleHead } from './handlers/head.js'
 import { handleOptions } from './handlers/options.js'
 import { handlePatch } from './handlers/patch.js'
 import { handlePost } from './handlers/post.js'
-import { normalizeOptions, type TusOptions } from './options.js'
+import { startCleanup } from './cleanup.js'
+import { normalizeOptions, type ResolvedOptions, type TusOptions } from './options.js'
+import type { Upload } from './upload.js'
 import type { Extension } from './protocol/constants.js'
 import { isSupportedVersion } from './protocol/headers.js'
 import { route } from './route.js'
@@ -28,6 +30,13 @@ export interface TusMiddleware extends TusEmitter {
   (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void
   /** The resolved store, for the host's own use (listing, reading). */
   readonly store: DataStore
+  /**
+   * Removes expired uploads now (spec: expiration) and resolves with them; each also fires `expired`.
+   * Resolves with [] when `expireAfter` is not set. Runs by itself every `cleanupInterval` ms too.
+   */
+  cleanup(): Promise<Upload[]>
+  /** Stops the background cleanup. The middleware keeps serving requests. */
+  close(): void
 }
 
 /** Methods served on an upload URL, and on the collection URL. */
@@ -36,16 +45,24 @@ const COLLECTION_METHODS = new Set(['POST', 'OPTIONS'])
 /** Methods a client may ask for with X-HTTP-Method-Override (spec: core, X-HTTP-Method-Override). */
 const OVERRIDABLE = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'POST', 'OPTIONS'])
 
-function advertisedExtensions(store: DataStore): string {
+/** Exactly the extensions this configuration serves (spec: core, Tus-Extension). */
+function advertisedExtensions(options: ResolvedOptions): string {
+  const { store } = options
   const list: Extension[] = ['creation', 'creation-with-upload', 'creation-defer-length']
   if (storeCan(store, 'termination')) list.push('termination')
+  list.push('checksum')
+  // A trailer checksum is checked by reading the stored bytes back.
+  if (typeof store.read === 'function') list.push('checksum-trailer')
+  if (storeCan(store, 'concatenation')) list.push('concatenation', 'concatenation-unfinished')
+  if (options.expireAfter !== undefined) list.push('expiration')
   return list.join(',')
 }
 
 export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOptions<Req> = {}): TusMiddleware {
   const options = normalizeOptions(input)
   const emitter = new EventEmitter()
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options.store) }
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), waiting: new Map() }
+  const cleaner = startCleanup(server)
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
     const where = route(req, options.path)
@@ -62,6 +79,8 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
     dispatch(ctx).catch((err) => fail(ctx, err, next))
   }
   Object.defineProperty(tusMiddleware, 'store', { value: options.store, enumerable: true })
+  Object.defineProperty(tusMiddleware, 'cleanup', { value: cleaner.run })
+  Object.defineProperty(tusMiddleware, 'close', { value: cleaner.stop })
   return mixinEmitter(tusMiddleware, emitter) as unknown as TusMiddleware
 }
 

@@ -6,11 +6,12 @@ import type { IncomingMessage } from 'node:http'
 import type { Locker } from './locks/locker.js'
 import { MemoryLocker } from './locks/memory-locker.js'
 import type { Metadata } from './protocol/metadata.js'
-import { assertStore, type DataStore } from './stores/data-store.js'
+import { assertStore, storeCan, type DataStore } from './stores/data-store.js'
 import { FileStore } from './stores/file-store.js'
 import type { Upload } from './upload.js'
 
-export type Action = 'head' | 'patch' | 'get' | 'delete'
+/** What a request wants to do with an existing upload; 'concatenate': name it as a part of a final upload. */
+export type Action = 'head' | 'patch' | 'get' | 'delete' | 'concatenate'
 
 export interface CreateResult {
   /** Use this id instead of a generated one (validated: URL-safe, at most 128 characters). */
@@ -38,6 +39,18 @@ export interface TusOptions<Req extends IncomingMessage = IncomingMessage> {
   locker?: Locker
   /** Answer with a path-only Location instead of an absolute URL. Default: false. */
   relativeLocation?: boolean
+  /**
+   * Milliseconds without a stored byte after which an unfinished upload expires (spec: expiration): it then
+   * answers 410 and is removed. Needs a store with the expiration and termination capabilities. Default: never.
+   */
+  expireAfter?: number
+  /** Let finished uploads expire too, `expireAfter` ms after their last byte. Default: false. */
+  expireCompleted?: boolean
+  /**
+   * Milliseconds between two background cleanups of expired uploads; 0 turns them off (call
+   * `uploads.cleanup()` yourself). Default: expireAfter, at least 1 s and at most 1 h.
+   */
+  cleanupInterval?: number
   /** Awaited before an upload is created; may refuse (throw TusError) or choose its id and metadata. */
   onCreate?: (upload: Readonly<Upload>, req: Req) => void | CreateResult | Promise<void | CreateResult>
   /** Awaited on every request on an existing upload; refuse by throwing TusError. */
@@ -58,6 +71,9 @@ export interface ResolvedOptions {
   readonly bodyIdleTimeout: number
   readonly locker: Locker
   readonly relativeLocation: boolean
+  readonly expireAfter: number | undefined
+  readonly expireCompleted: boolean
+  readonly cleanupInterval: number
   readonly onCreate: TusOptions['onCreate']
   readonly authorize: TusOptions['authorize']
   readonly onComplete: TusOptions['onComplete']
@@ -65,8 +81,14 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'store', 'path', 'maxSize', 'maxMetadataSize', 'progressInterval', 'lockTimeout', 'bodyIdleTimeout', 'locker',
-  'relativeLocation', 'onCreate', 'authorize', 'onComplete',
+  'relativeLocation', 'onCreate', 'authorize', 'onComplete', 'expireAfter', 'expireCompleted', 'cleanupInterval',
 ])
+
+function bool(options: Record<string, unknown>, name: string): boolean {
+  const value = options[name]
+  if (value !== undefined && typeof value !== 'boolean') fail(name, 'a boolean')
+  return (value as boolean | undefined) ?? false
+}
 
 const fail = (name: string, what: string): never => {
   throw new TypeError(`tus(): option "${name}" must be ${what}`)
@@ -117,8 +139,9 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
 
   const locker = (options.locker ?? new MemoryLocker()) as Locker
   if (typeof locker?.lock !== 'function') fail('locker', 'a Locker (an object with a lock() method)')
-  if (options.relativeLocation !== undefined && typeof options.relativeLocation !== 'boolean') {
-    fail('relativeLocation', 'a boolean')
+  const expireAfter = options.expireAfter === undefined ? undefined : count(options, 'expireAfter', 0, 1)
+  if (expireAfter !== undefined && !(storeCan(store, 'expiration') && storeCan(store, 'termination'))) {
+    fail('expireAfter', 'left out: the store lacks the expiration and termination capabilities it needs')
   }
 
   return Object.freeze({
@@ -131,7 +154,10 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
     lockTimeout: count(options, 'lockTimeout', 5000, 1),
     bodyIdleTimeout: count(options, 'bodyIdleTimeout', 60_000),
     locker,
-    relativeLocation: (options.relativeLocation as boolean | undefined) ?? false,
+    relativeLocation: bool(options, 'relativeLocation'),
+    expireAfter,
+    expireCompleted: bool(options, 'expireCompleted'),
+    cleanupInterval: count(options, 'cleanupInterval', Math.min(Math.max(expireAfter ?? 0, 1000), 3_600_000)),
     onCreate: fn<ResolvedOptions['onCreate']>(options, 'onCreate'),
     authorize: fn<ResolvedOptions['authorize']>(options, 'authorize'),
     onComplete: fn<ResolvedOptions['onComplete']>(options, 'onComplete'),

@@ -17,11 +17,19 @@ export interface Upload {
   createdAt: string
   /** Set once the upload is complete and the onComplete hook has succeeded. */
   completedAt?: string
-  /** When an unfinished upload stops being resumable (spec: expiration). */
+  /** When bytes were last stored (the store reports it; expiration counts inactivity from it). */
+  updatedAt?: string
+  /** When an unfinished upload stops being resumable (spec: expiration); set when `expireAfter` is. */
   expiresAt?: string
   /** Concatenation role (spec: concatenation): a partial, or a final made of these partial ids. */
-  concat?: { type: 'partial' } | { type: 'final'; parts: string[] }
+  concat?: Concat
 }
+
+/**
+ * A partial upload, or a final one made of `parts` (ids, in order, repeats allowed); `header` is the
+ * Upload-Concat value as the client sent it, echoed by HEAD.
+ */
+export type Concat = { type: 'partial' } | { type: 'final'; parts: string[]; header: string }
 
 /** What a store is asked to create: everything but the offset, which starts at 0. */
 export type NewUpload = Omit<Upload, 'offset'>

@@ -4,6 +4,7 @@
 import type { Context } from '../context.js'
 import { TusError } from '../errors.js'
 import type { Action } from '../options.js'
+import { isExpired, removeExpired, withExpiry } from '../expiration.js'
 import { snapshot, type Upload } from '../upload.js'
 
 /**
@@ -33,10 +34,19 @@ export async function withLock<T>(ctx: Context, id: string, fn: () => Promise<T>
   }
 }
 
-/** The upload named by the URL, after the authorize hook agreed; 404 when there is none. */
+/**
+ * The upload named by the URL, after the authorize hook agreed; 404 when there is none, 410 (and removed)
+ * when it expired (spec: expiration). An unfinished final upload is checked by settleFinal instead, as it is
+ * as active as its parts.
+ */
 export async function loadUpload(ctx: Context, id: string, action: Action): Promise<Upload> {
   const upload = await ctx.options.store.get(id)
   if (!upload) throw new TusError('NOT_FOUND')
   if (ctx.options.authorize) await ctx.options.authorize(snapshot(upload), ctx.req, action)
-  return upload
+  const unfinishedFinal = upload.concat?.type === 'final' && upload.completedAt === undefined
+  if (!unfinishedFinal && isExpired(ctx.options, upload)) {
+    await removeExpired(ctx.server, upload)
+    throw new TusError('GONE')
+  }
+  return withExpiry(ctx.options, upload)
 }

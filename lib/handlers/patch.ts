@@ -4,7 +4,9 @@ import type { Context } from '../context.js'
 import { TusError } from '../errors.js'
 import { isOffsetOctetStream, parseContentLength, parseUploadLength, parseUploadOffset } from '../protocol/headers.js'
 import type { Upload } from '../upload.js'
+import { expiresHeader } from '../expiration.js'
 import { loadUpload, withLock } from './access.js'
+import { planChecksum } from './verify.js'
 import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
 
 export async function handlePatch(ctx: Context, id: string): Promise<void> {
@@ -14,16 +16,18 @@ export async function handlePatch(ctx: Context, id: string): Promise<void> {
   const declaredLength = parseUploadLength(req.headers['upload-length'])
   const contentLength = parseContentLength(req.headers['content-length'])
   if (bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
+  const plan = planChecksum(ctx) // a bad checksum header is refused before any byte is read
 
   await withLock(ctx, id, async () => {
     let upload = await loadUpload(ctx, id, 'patch')
-    if (upload.concat?.type === 'final') throw new TusError('FORBIDDEN', 'A final upload cannot be patched')
+    // spec: concatenation: a final upload is made of its parts, never patched.
+    if (upload.concat?.type === 'final') throw new TusError('CONCAT_FINAL_PATCH')
     if (offset !== upload.offset) throw new TusError('OFFSET_MISMATCH')
     if (declaredLength !== undefined) upload = await declareLength(ctx, upload, declaredLength)
     const limit = await byteLimit(ctx, upload)
     checkDeclaredSize(upload, contentLength, limit)
-    const { upload: after, reason } = await receive(ctx, upload, limit)
-    replyAfterBody(ctx, reason, 204, { 'Upload-Offset': after.offset })
+    const { upload: after, reason } = await receive(ctx, upload, limit, plan)
+    replyAfterBody(ctx, reason, 204, { 'Upload-Offset': after.offset, ...expiresHeader(ctx.options, after) })
   })
 }
 

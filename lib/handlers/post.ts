@@ -1,9 +1,11 @@
 /**
- * POST: create an upload (spec: creation; creation-defer-length; creation-with-upload).
+ * POST: create an upload (spec: creation; creation-defer-length; creation-with-upload; concatenation).
  */
 import { bodyWasConsumed } from '../body.js'
 import { emitLater, reply, type Context } from '../context.js'
 import { TusError } from '../errors.js'
+import { expiresHeader } from '../expiration.js'
+import { parseConcat } from '../protocol/concat.js'
 import {
   isOffsetOctetStream,
   parseContentLength,
@@ -11,14 +13,21 @@ import {
   parseUploadLength,
 } from '../protocol/headers.js'
 import { assertMetadata, parseMetadata } from '../protocol/metadata.js'
+import { storeCan } from '../stores/data-store.js'
 import { assertId, generateId } from '../stores/ids.js'
-import { snapshot, type NewUpload, type Upload } from '../upload.js'
+import { snapshot, type NewUpload } from '../upload.js'
 import { withLock } from './access.js'
 import { completeIfDone } from './complete.js'
+import { resolveParts, settleFinal, totalLength } from './concat.js'
 import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
+import { planChecksum } from './verify.js'
 
 export async function handlePost(ctx: Context): Promise<void> {
   const { req, options } = ctx
+  // Without the capability the header is not ours to read (the extension is not advertised).
+  const concat = storeCan(options.store, 'concatenation') ? parseConcat(req.headers['upload-concat']) : undefined
+  if (concat?.type === 'final') return createFinal(ctx, concat.urls)
+
   const length = parseUploadLength(req.headers['upload-length'])
   const deferred = parseDeferLength(req.headers['upload-defer-length'])
   if (length !== undefined && deferred) throw new TusError('INVALID_DEFER_LENGTH')
@@ -28,12 +37,13 @@ export async function handlePost(ctx: Context): Promise<void> {
 
   // spec: creation-with-upload: a body is upload data only with the tus media type.
   const contentLength = parseContentLength(req.headers['content-length'])
-  const hasBody = (contentLength ?? 0) > 0 || (contentLength === undefined && req.headers['transfer-encoding'] !== undefined)
   const withUpload = isOffsetOctetStream(req.headers['content-type'])
-  if (hasBody && !withUpload) throw new TusError('INVALID_CONTENT_TYPE')
+  if (hasBody(ctx, contentLength) && !withUpload) throw new TusError('INVALID_CONTENT_TYPE')
   if (withUpload && bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
+  const plan = planChecksum(ctx)
 
   let draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
+  if (concat) draft.concat = { type: 'partial' }
   if (options.onCreate) draft = await applyCreateHook(ctx, draft)
   if (withUpload && length !== undefined) checkDeclaredSize({ ...draft, offset: 0 }, contentLength, length)
 
@@ -43,18 +53,44 @@ export async function handlePost(ctx: Context): Promise<void> {
 
   if (!withUpload) {
     upload = await completeIfDone(ctx, upload) // a zero-length upload is complete at once
-    return reply(ctx, 201, { Location: location, ...expiresHeader(upload) })
+    return reply(ctx, 201, { Location: location, ...expiresHeader(options, upload) })
   }
   await withLock(ctx, upload.id, async () => {
     const limit = await byteLimit(ctx, upload)
     checkDeclaredSize(upload, contentLength, limit)
-    const received = await receive(ctx, upload, limit)
+    const received = await receive(ctx, upload, limit, plan)
     replyAfterBody(ctx, received.reason, 201, {
       Location: location,
       'Upload-Offset': received.upload.offset,
-      ...expiresHeader(received.upload),
+      ...expiresHeader(options, received.upload),
     })
   })
+}
+
+/** spec: concatenation: a final upload, made of partial uploads, assembled as soon as they are all complete. */
+async function createFinal(ctx: Context, urls: string[]): Promise<void> {
+  const { req, options } = ctx
+  if (req.headers['upload-length'] !== undefined || req.headers['upload-defer-length'] !== undefined) {
+    throw new TusError('CONCAT_WITH_LENGTH')
+  }
+  if (hasBody(ctx, parseContentLength(req.headers['content-length']))) throw new TusError('CONCAT_WITH_BODY')
+  const metadata = parseMetadata(req.headers['upload-metadata'], options.maxMetadataSize)
+  const parts = await resolveParts(ctx, urls)
+  const length = totalLength(parts)
+  if (length !== undefined && length > (await options.maxSize(req))) throw new TusError('MAX_SIZE_EXCEEDED')
+  const header = String(req.headers['upload-concat']).trim()
+
+  let draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
+  draft.concat = { type: 'final', parts: parts.map((p) => p.id), header }
+  if (options.onCreate) draft = await applyCreateHook(ctx, draft)
+  const created = await options.store.create(draft)
+  emitLater(ctx, 'created', snapshot(created))
+  const upload = await withLock(ctx, created.id, () => settleFinal(ctx, created))
+  reply(ctx, 201, { Location: locationOf(ctx, upload.id), ...expiresHeader(options, upload) })
+}
+
+function hasBody(ctx: Context, contentLength: number | undefined): boolean {
+  return (contentLength ?? 0) > 0 || (contentLength === undefined && ctx.req.headers['transfer-encoding'] !== undefined)
 }
 
 async function applyCreateHook(ctx: Context, draft: NewUpload): Promise<NewUpload> {
@@ -72,10 +108,6 @@ async function applyCreateHook(ctx: Context, draft: NewUpload): Promise<NewUploa
   return next
 }
 
-function expiresHeader(upload: Upload): { 'Upload-Expires'?: string } {
-  return upload.expiresAt && !upload.completedAt ? { 'Upload-Expires': new Date(upload.expiresAt).toUTCString() } : {}
-}
-
 /** The upload's URL: absolute from the Host header unless relativeLocation is set (spec: creation, POST). */
 export function locationOf(ctx: Context, id: string): string {
   const path = `${ctx.base}/${encodeURIComponent(id)}`
@@ -85,3 +117,4 @@ export function locationOf(ctx: Context, id: string): string {
   const proto = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
   return `${proto}://${host}${path}`
 }
+

@@ -8,7 +8,10 @@ import { emitLater, flushEvents, reply, replyError, type Context, type Headers }
 import { TusError } from '../errors.js'
 import { safeEmit } from '../events.js'
 import { snapshot, type Upload } from '../upload.js'
+import { withExpiry } from '../expiration.js'
 import { completeIfDone } from './complete.js'
+import { settleWaiting } from './concat.js'
+import { verifyChunk, type ChecksumPlan } from './verify.js'
 
 const debug = createDebug('tus-middleware:patch')
 
@@ -30,22 +33,25 @@ export function checkDeclaredSize(upload: Upload, contentLength: number | undefi
   }
 }
 
-/** Reads the body into the store. Called holding the upload's lock. */
-export async function receive(ctx: Context, upload: Upload, limit: number): Promise<Received> {
+/** Reads the body into the store, verifying its checksum if one was given. Called holding the upload's lock. */
+export async function receive(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan): Promise<Received> {
   const { store, progressInterval, bodyIdleTimeout } = ctx.options
   const start = upload.offset
   const reader = new BodyReader(ctx.req, {
     limit,
     idleTimeout: bodyIdleTimeout,
     progressInterval,
+    onChunk: plan.hash && ((chunk) => plan.hash!.update(chunk)),
     onProgress: (bytes) => safeEmit(ctx.server.emitter, 'progress', snapshot({ ...upload, offset: start + bytes })),
   })
   ctx.reader = reader
   let offset: number
   try {
-    offset = await store.write(upload.id, start, reader)
+    offset = await store.write(upload.id, start, reader, plan.provisional ? { provisional: true } : undefined)
   } catch (err) {
     reader.stop('released')
+    // Unverified bytes never stay (spec: checksum).
+    if (plan.provisional) await store.truncate(upload.id, start).catch(() => {})
     throw err
   } finally {
     ctx.reader = undefined
@@ -57,9 +63,14 @@ export async function receive(ctx: Context, upload: Upload, limit: number): Prom
     await store.truncate(upload.id, start)
     throw new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
   }
+  offset = await verifyChunk(ctx, upload.id, plan, start, offset, reason)
   let current: Upload = { ...upload, offset }
-  if (offset !== start) emitLater(ctx, 'progress', snapshot(current))
+  if (offset !== start) {
+    current = withExpiry(ctx.options, { ...current, updatedAt: new Date().toISOString() })
+    emitLater(ctx, 'progress', snapshot(current))
+  }
   current = await completeIfDone(ctx, current)
+  if (current.concat?.type === 'partial' && current.completedAt !== undefined) await settleWaiting(ctx, current.id)
   return { upload: current, reason }
 }
 

@@ -12,6 +12,10 @@ export const CAPABILITY_METHODS = {
   termination: 'remove',
   /** GET of an upload's bytes. */
   read: 'read',
+  /** Final uploads (spec: concatenation). */
+  concatenation: 'concatenate',
+  /** Listing, so that expired uploads can be found and removed (spec: expiration). */
+  expiration: 'list',
 } as const
 export type StoreCapability = keyof typeof CAPABILITY_METHODS
 
@@ -29,6 +33,15 @@ export interface ByteRange {
   end: number
 }
 
+export interface WriteOptions {
+  /**
+   * The bytes are not verified yet (a checksum is checked once the body ends). Until `commit(id)` is called
+   * they must not count in the offset after a crash: a store that finds a provisional write left by a dead
+   * process drops it. Passed only to stores that implement `commit`.
+   */
+  provisional?: boolean
+}
+
 export interface DataStore {
   readonly capabilities: readonly StoreCapability[]
   /** Creates an empty upload; rejects with TusError('ID_TAKEN') when the id exists. */
@@ -40,15 +53,28 @@ export interface DataStore {
    * offset. Every chunk it resolves for must be stored; if it rejects, the bytes written before the failure
    * stay stored and `get` reports them.
    */
-  write(id: string, offset: number, body: AsyncIterable<Buffer>): Promise<number>
-  /** Cuts the upload back to `offset` bytes: a refused request leaves the upload as it was. */
+  write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number>
+  /**
+   * Cuts the upload back to `offset` bytes: a refused request leaves the upload as it was. Also ends a
+   * provisional write (its bytes past `offset` are gone).
+   */
   truncate(id: string, offset: number): Promise<void>
+  /** Makes the bytes of a provisional write permanent. Optional: a store that loses everything in a crash needs none. */
+  commit?(id: string): Promise<void>
   /** Changes length (once, when deferred), completedAt or metadata, durably. */
   update(id: string, changes: UploadChanges): Promise<Upload>
   /** Removes the upload and its bytes (capability: termination). */
   remove?(id: string): Promise<void>
   /** The stored bytes, or a range of them (capability: read). */
   read?(id: string, range?: ByteRange): Promise<Readable>
+  /**
+   * Replaces the upload's bytes with the bytes of `parts` (complete uploads, in order, repeats allowed) and
+   * resolves with the upload, whose offset is then their total size. All or nothing: after a crash the upload
+   * holds either none of the bytes or all of them (capability: concatenation).
+   */
+  concatenate?(id: string, parts: readonly string[]): Promise<Upload>
+  /** Every upload, in no particular order (capability: expiration). */
+  list?(): AsyncIterable<Upload>
 }
 
 export function assertStore(store: unknown): asserts store is DataStore {

@@ -12,12 +12,12 @@ interface Entry {
 }
 
 export class MemoryStore implements DataStore {
-  readonly capabilities: readonly StoreCapability[] = ['termination', 'read']
+  readonly capabilities: readonly StoreCapability[] = ['termination', 'read', 'concatenation', 'expiration']
   private readonly entries = new Map<string, Entry>()
 
   async create(upload: NewUpload): Promise<Upload> {
     if (this.entries.has(upload.id)) throw new TusError('ID_TAKEN')
-    const stored: Upload = { ...structuredClone(upload), offset: 0 }
+    const stored: Upload = { ...structuredClone(upload), offset: 0, updatedAt: new Date().toISOString() }
     this.entries.set(upload.id, { upload: stored, chunks: [] })
     return structuredClone(stored)
   }
@@ -34,6 +34,7 @@ export class MemoryStore implements DataStore {
       // Copy: the socket may reuse the chunk's memory.
       entry.chunks.push(Buffer.from(chunk))
       entry.upload.offset += chunk.length
+      entry.upload.updatedAt = new Date().toISOString()
     }
     return entry.upload.offset
   }
@@ -44,6 +45,7 @@ export class MemoryStore implements DataStore {
     const all = Buffer.concat(entry.chunks).subarray(0, offset)
     entry.chunks = [Buffer.from(all)]
     entry.upload.offset = offset
+    entry.upload.updatedAt = new Date().toISOString()
   }
 
   async update(id: string, changes: UploadChanges): Promise<Upload> {
@@ -61,6 +63,22 @@ export class MemoryStore implements DataStore {
     const entry = this.must(id)
     const all = Buffer.concat(entry.chunks)
     return Readable.from([range ? all.subarray(range.start, range.end + 1) : all])
+  }
+
+  async concatenate(id: string, parts: readonly string[]): Promise<Upload> {
+    const entry = this.must(id)
+    const chunks = parts.map((part) => Buffer.concat(this.must(part).chunks))
+    entry.chunks = chunks
+    entry.upload.offset = chunks.reduce((sum, c) => sum + c.length, 0)
+    entry.upload.updatedAt = new Date().toISOString()
+    return structuredClone(entry.upload)
+  }
+
+  async *list(): AsyncIterable<Upload> {
+    for (const id of [...this.entries.keys()]) {
+      const upload = await this.get(id)
+      if (upload) yield upload
+    }
   }
 
   private must(id: string): Entry {
