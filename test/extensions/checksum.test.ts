@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { connect } from 'node:net'
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore } from 'tus-middleware'
@@ -129,6 +130,24 @@ describe('checksum', () => {
       expect((await readAll(store, idOf(url))).length).toBe(0)
     })
   }
+
+  it('discards a checksummed body cut off by the client: it cannot be verified', async () => {
+    const { server, store } = await fileServer()
+    const url = await createUpload(server.url, { 'Upload-Length': 1000 })
+    const { pathname, port } = new URL(url)
+    const socket = connect(Number(port), '127.0.0.1')
+    await new Promise((r) => socket.once('connect', r))
+    socket.write(
+      `PATCH ${pathname} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n` +
+        `Upload-Offset: 0\r\nContent-Length: 1000\r\nUpload-Checksum: sha1 ${digest('sha1', Buffer.alloc(1000))}\r\n\r\n`,
+    )
+    socket.write(Buffer.alloc(600))
+    await new Promise((r) => setTimeout(r, 50))
+    socket.destroy()
+    const h = await head(url)
+    expect(h.header('upload-offset')).toBe('0')
+    expect((await readAll(store, idOf(url))).length).toBe(0)
+  })
 
   it('the table crc32 agrees with zlib', () => {
     for (const size of [0, 1, 7, 1000, 65_537]) {

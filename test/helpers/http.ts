@@ -21,17 +21,22 @@ export interface SendOptions {
 
 export function send(method: string, url: string, options: SendOptions = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: options.headers ?? {} }, (res) => {
+    const headers: Record<string, string | number> = { ...options.headers }
+    // An explicit length: Node would send a GET's body chunked.
+    if (options.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
+      headers['Content-Length'] = Buffer.byteLength(options.body)
+    }
+    const req = request(url, { method, headers }, (res) => {
       const parts: Buffer[] = []
       res.on('data', (c: Buffer) => parts.push(c))
       res.on('end', () => {
-        const headers = res.headers
+        const got = res.headers
         resolve({
           status: res.statusCode ?? 0,
-          headers,
+          headers: got,
           body: Buffer.concat(parts),
           header: (name) => {
-            const v = headers[name.toLowerCase()]
+            const v = got[name.toLowerCase()]
             return Array.isArray(v) ? v.join(', ') : (v ?? '')
           },
         })
