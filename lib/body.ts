@@ -52,6 +52,12 @@ export class BodyReader implements AsyncIterable<Buffer> {
       this.finish('end')
       return
     }
+    // The client went away before the body was looked at (while the lock or the store was awaited): 'close'
+    // has already fired and will not again.
+    if (req.destroyed) {
+      this.finish('aborted')
+      return
+    }
     req.on('data', this.onData)
     req.on('end', this.onEnd)
     req.on('error', this.onAbort)

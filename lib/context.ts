@@ -16,6 +16,8 @@ export interface Server {
   readonly extensions: string
   /** Final uploads waiting for partial uploads to finish: partial id -> final ids (concatenation-unfinished). */
   readonly waiting: Map<string, Set<string>>
+  /** Requests receiving upload bytes right now (bounded by maxConcurrentUploads). */
+  receiving: number
 }
 
 export interface Context {
@@ -31,9 +33,14 @@ export interface Context {
   readonly method: string
   /** The body being read, so that a lock takeover can ask it to stop. */
   reader?: BodyReader
+  /** Another request asked for this one's lock before its body was being read: read none of it. */
+  releaseRequested?: boolean
   /** Events held back until the response has been written. */
   readonly events: Array<() => void>
 }
+
+/** Seconds a client is asked to wait before retrying a 503. */
+const RETRY_AFTER_SECONDS = 1
 
 export type Headers = Record<string, string | number | undefined>
 
@@ -72,5 +79,7 @@ export function flushEvents(ctx: Context): void {
 export function replyError(ctx: Context, err: TusError, headers: Headers = {}): void {
   const extra: Headers = { ...headers }
   if (err.status === 412) extra['Tus-Version'] = TUS_VERSION
+  // An overloaded server (TOO_MANY_UPLOADS, or a hook's own 503) says when to come back.
+  if (err.status === 503 && extra['Retry-After'] === undefined) extra['Retry-After'] = RETRY_AFTER_SECONDS
   reply(ctx, err.status, extra, `${err.expose ? err.message : ERRORS.INTERNAL.message}\n`)
 }

@@ -5,6 +5,7 @@
 import createDebug from 'debug'
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { applyCors, isPreflight } from './cors.js'
 import { replyError, type Context, type Server } from './context.js'
 import { ERRORS, TusError } from './errors.js'
 import { mixinEmitter, type TusEmitter } from './events.js'
@@ -61,7 +62,7 @@ function advertisedExtensions(options: ResolvedOptions): string {
 export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOptions<Req> = {}): TusMiddleware {
   const options = normalizeOptions(input)
   const emitter = new EventEmitter()
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), waiting: new Map() }
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), waiting: new Map(), receiving: 0 }
   const cleaner = startCleanup(server)
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
@@ -75,6 +76,7 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
     }
     const served = where.id === undefined ? COLLECTION_METHODS : UPLOAD_METHODS
     if (method !== '' && !served.has(method)) return passOn(res, next)
+    if (options.cors) applyCors(options.cors, req, res, isPreflight(req, method))
     const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [] }
     dispatch(ctx).catch((err) => fail(ctx, err, next))
   }
@@ -122,7 +124,10 @@ function fail(ctx: Context, err: unknown, next: NextFunction | undefined): void 
     replyError(ctx, known ? err : new TusError('INTERNAL'), headers)
   }
   // After the response is out, so that the app's error handler sees headersSent and does not answer twice.
-  if (!known && next) res.once('close', () => next(err))
+  if (!known && next) {
+    if (res.closed) process.nextTick(next, err)
+    else res.once('close', () => next(err))
+  }
 }
 
 function hasUnreadBody(req: IncomingMessage): boolean {

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Locker } from './locks/locker.js'
 import { MemoryLocker } from './locks/memory-locker.js'
+import { normalizeCors, type CorsOptions, type ResolvedCors } from './cors-options.js'
 import type { Metadata } from './protocol/metadata.js'
 import { assertStore, storeCan, type DataStore } from './stores/data-store.js'
 import { FileStore } from './stores/file-store.js'
@@ -51,6 +52,19 @@ export interface TusOptions<Req extends IncomingMessage = IncomingMessage> {
    * `uploads.cleanup()` yourself). Default: expireAfter, at least 1 s and at most 1 h.
    */
   cleanupInterval?: number
+  /**
+   * Build the absolute Location from `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host`. Only set it when a
+   * proxy you control sets (and overwrites) those headers. Default: follow Express's `trust proxy` setting when
+   * the app has one, otherwise false.
+   */
+  trustProxy?: boolean
+  /**
+   * Most requests receiving upload bytes (PATCH, POST with a body) at once in this process; more get 503
+   * TOO_MANY_UPLOADS with Retry-After. Default: 256.
+   */
+  maxConcurrentUploads?: number
+  /** Cross-origin access for browser clients, or false. Default: false (no CORS headers; same-origin only). */
+  cors?: CorsOptions | false
   /** Awaited before an upload is created; may refuse (throw TusError) or choose its id and metadata. */
   onCreate?: (upload: Readonly<Upload>, req: Req) => void | CreateResult | Promise<void | CreateResult>
   /** Awaited on every request on an existing upload; refuse by throwing TusError. */
@@ -74,6 +88,10 @@ export interface ResolvedOptions {
   readonly expireAfter: number | undefined
   readonly expireCompleted: boolean
   readonly cleanupInterval: number
+  /** undefined: follow the app's (Express) trust proxy setting. */
+  readonly trustProxy: boolean | undefined
+  readonly maxConcurrentUploads: number
+  readonly cors: ResolvedCors | undefined
   readonly onCreate: TusOptions['onCreate']
   readonly authorize: TusOptions['authorize']
   readonly onComplete: TusOptions['onComplete']
@@ -82,6 +100,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'store', 'path', 'maxSize', 'maxMetadataSize', 'progressInterval', 'lockTimeout', 'bodyIdleTimeout', 'locker',
   'relativeLocation', 'onCreate', 'authorize', 'onComplete', 'expireAfter', 'expireCompleted', 'cleanupInterval',
+  'trustProxy', 'maxConcurrentUploads', 'cors',
 ])
 
 function bool(options: Record<string, unknown>, name: string): boolean {
@@ -143,6 +162,7 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
   if (expireAfter !== undefined && !(storeCan(store, 'expiration') && storeCan(store, 'termination'))) {
     fail('expireAfter', 'left out: the store lacks the expiration and termination capabilities it needs')
   }
+  if (options.trustProxy !== undefined && typeof options.trustProxy !== 'boolean') fail('trustProxy', 'a boolean')
 
   return Object.freeze({
     store,
@@ -158,6 +178,9 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
     expireAfter,
     expireCompleted: bool(options, 'expireCompleted'),
     cleanupInterval: count(options, 'cleanupInterval', Math.min(Math.max(expireAfter ?? 0, 1000), 3_600_000)),
+    trustProxy: options.trustProxy as boolean | undefined,
+    maxConcurrentUploads: count(options, 'maxConcurrentUploads', 256, 1),
+    cors: normalizeCors(options.cors),
     onCreate: fn<ResolvedOptions['onCreate']>(options, 'onCreate'),
     authorize: fn<ResolvedOptions['authorize']>(options, 'authorize'),
     onComplete: fn<ResolvedOptions['onComplete']>(options, 'onComplete'),

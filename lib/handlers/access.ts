@@ -22,7 +22,11 @@ export async function withLock<T>(ctx: Context, id: string, fn: () => Promise<T>
     lock = await ctx.options.locker.lock(id, {
       timeout: ctx.options.lockTimeout,
       signal: abort.signal,
-      onReleaseRequested: () => ctx.reader?.stop('released'),
+      onReleaseRequested: () => {
+        // Asked before the body is being read (still loading the upload): receive() then reads none of it.
+        ctx.releaseRequested = true
+        ctx.reader?.stop('released')
+      },
     })
   } finally {
     ctx.res.off('close', onClose)
@@ -31,6 +35,21 @@ export async function withLock<T>(ctx: Context, id: string, fn: () => Promise<T>
     return await fn()
   } finally {
     await lock.release()
+  }
+}
+
+/**
+ * Counts a request that receives upload bytes against maxConcurrentUploads for as long as `fn` runs;
+ * over the limit it is refused at once (503 TOO_MANY_UPLOADS with Retry-After), before the lock or the store.
+ */
+export async function admitUpload<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+  const { server } = ctx
+  if (server.receiving >= ctx.options.maxConcurrentUploads) throw new TusError('TOO_MANY_UPLOADS')
+  server.receiving++
+  try {
+    return await fn()
+  } finally {
+    server.receiving--
   }
 }
 

@@ -5,7 +5,7 @@ import { TusError } from '../errors.js'
 import { isOffsetOctetStream, parseContentLength, parseUploadLength, parseUploadOffset } from '../protocol/headers.js'
 import type { Upload } from '../upload.js'
 import { expiresHeader } from '../expiration.js'
-import { loadUpload, withLock } from './access.js'
+import { admitUpload, loadUpload, withLock } from './access.js'
 import { planChecksum } from './verify.js'
 import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
 
@@ -18,20 +18,23 @@ export async function handlePatch(ctx: Context, id: string): Promise<void> {
   if (bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
   const plan = planChecksum(ctx) // a bad checksum header is refused before any byte is read
 
-  await withLock(ctx, id, async () => {
+  await admitUpload(ctx, () => withLock(ctx, id, async () => {
     let upload = await loadUpload(ctx, id, 'patch')
     // spec: concatenation: a final upload is made of its parts, never patched.
     if (upload.concat?.type === 'final') throw new TusError('CONCAT_FINAL_PATCH')
     if (offset !== upload.offset) throw new TusError('OFFSET_MISMATCH')
+    // A length declared now is checked here but stored only once the body is accepted: a refused request
+    // leaves the upload as it was, length included.
+    const declaring = declaredLength !== undefined && upload.length === undefined
     if (declaredLength !== undefined) upload = await declareLength(ctx, upload, declaredLength)
     const limit = await byteLimit(ctx, upload)
     checkDeclaredSize(upload, contentLength, limit)
-    const { upload: after, reason } = await receive(ctx, upload, limit, plan)
+    const { upload: after, reason } = await receive(ctx, upload, limit, plan, declaring)
     replyAfterBody(ctx, reason, 204, { 'Upload-Offset': after.offset, ...expiresHeader(ctx.options, after) })
-  })
+  }))
 }
 
-/** spec: creation, Upload-Defer-Length: the length is set once, by a PATCH, and never changed. */
+/** spec: creation, Upload-Defer-Length: the length is set once, by a PATCH, and never changed. Not stored here. */
 async function declareLength(ctx: Context, upload: Upload, length: number): Promise<Upload> {
   if (upload.length !== undefined) {
     if (upload.length !== length) throw new TusError('LENGTH_ALREADY_SET')
@@ -39,5 +42,5 @@ async function declareLength(ctx: Context, upload: Upload, length: number): Prom
   }
   if (length < upload.offset) throw new TusError('LENGTH_BELOW_OFFSET')
   if (length > (await ctx.options.maxSize(ctx.req))) throw new TusError('MAX_SIZE_EXCEEDED')
-  return ctx.options.store.update(upload.id, { length })
+  return { ...upload, length }
 }

@@ -16,11 +16,12 @@ import { assertMetadata, parseMetadata } from '../protocol/metadata.js'
 import { storeCan } from '../stores/data-store.js'
 import { assertId, generateId } from '../stores/ids.js'
 import { snapshot, type NewUpload } from '../upload.js'
-import { withLock } from './access.js'
+import { locationOf } from '../location.js'
+import { admitUpload, withLock } from './access.js'
 import { completeIfDone } from './complete.js'
 import { resolveParts, settleFinal, totalLength } from './concat.js'
 import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
-import { planChecksum } from './verify.js'
+import { planChecksum, type ChecksumPlan } from './verify.js'
 
 export async function handlePost(ctx: Context): Promise<void> {
   const { req, options } = ctx
@@ -42,8 +43,26 @@ export async function handlePost(ctx: Context): Promise<void> {
   if (withUpload && bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
   const plan = planChecksum(ctx)
 
+  const request: Creation = { length, metadata, contentLength, withUpload, partial: concat !== undefined, plan }
+  // A creation carrying bytes counts against maxConcurrentUploads before anything is created.
+  return withUpload ? admitUpload(ctx, () => create(ctx, request)) : create(ctx, request)
+}
+
+interface Creation {
+  length: number | undefined
+  metadata: NewUpload['metadata']
+  contentLength: number | undefined
+  withUpload: boolean
+  /** spec: concatenation: Upload-Concat: partial. */
+  partial: boolean
+  plan: ChecksumPlan
+}
+
+async function create(ctx: Context, creation: Creation): Promise<void> {
+  const { length, metadata, contentLength, withUpload, partial, plan } = creation
+  const { options } = ctx
   let draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
-  if (concat) draft.concat = { type: 'partial' }
+  if (partial) draft.concat = { type: 'partial' }
   if (options.onCreate) draft = await applyCreateHook(ctx, draft)
   if (withUpload && length !== undefined) checkDeclaredSize({ ...draft, offset: 0 }, contentLength, length)
 
@@ -106,15 +125,5 @@ async function applyCreateHook(ctx: Context, draft: NewUpload): Promise<NewUploa
     next.metadata = { ...result.metadata }
   }
   return next
-}
-
-/** The upload's URL: absolute from the Host header unless relativeLocation is set (spec: creation, POST). */
-export function locationOf(ctx: Context, id: string): string {
-  const path = `${ctx.base}/${encodeURIComponent(id)}`
-  if (ctx.options.relativeLocation) return path
-  const host = ctx.req.headers.host
-  if (!host || !/^[A-Za-z0-9.\-:[\]]+$/.test(host)) return path
-  const proto = (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-  return `${proto}://${host}${path}`
 }
 

@@ -33,8 +33,12 @@ export function checkDeclaredSize(upload: Upload, contentLength: number | undefi
   }
 }
 
-/** Reads the body into the store, verifying its checksum if one was given. Called holding the upload's lock. */
-export async function receive(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan): Promise<Received> {
+/**
+ * Reads the body into the store, verifying its checksum if one was given. Called holding the upload's lock.
+ * `storeLength`: the upload's length was declared by this request and is stored once the body is accepted
+ * (spec: creation-defer-length), so a refused request leaves it undeclared.
+ */
+export async function receive(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan, storeLength = false): Promise<Received> {
   const { store, progressInterval, bodyIdleTimeout } = ctx.options
   const start = upload.offset
   const reader = new BodyReader(ctx.req, {
@@ -45,6 +49,8 @@ export async function receive(ctx: Context, upload: Upload, limit: number, plan:
     onProgress: (bytes) => safeEmit(ctx.server.emitter, 'progress', snapshot({ ...upload, offset: start + bytes })),
   })
   ctx.reader = reader
+  // A newer request for this upload already asked for the lock: let it have it at once, with the offset as is.
+  if (ctx.releaseRequested) reader.stop('released')
   let offset: number
   try {
     offset = await store.write(upload.id, start, reader, plan.provisional ? { provisional: true } : undefined)
@@ -65,6 +71,7 @@ export async function receive(ctx: Context, upload: Upload, limit: number, plan:
   }
   offset = await verifyChunk(ctx, upload.id, plan, start, offset, reason)
   let current: Upload = { ...upload, offset }
+  if (storeLength) current = { ...(await store.update(upload.id, { length: upload.length })), offset }
   if (offset !== start) {
     current = withExpiry(ctx.options, { ...current, updatedAt: new Date().toISOString() })
     emitLater(ctx, 'progress', snapshot(current))
