@@ -2,9 +2,9 @@
  * A DataStore wrapper for fault injection: it counts the bytes each upload's writes are handed (what reached
  * the store, observed server-side), can hold calls at a gate, and can make calls fail with an I/O error.
  */
-import type { DataStore, NewUpload, Upload, UploadChanges, ByteRange } from 'tus-middleware'
+import type { DataStore, NewUpload, Upload, UploadChanges, ByteRange, WriteOptions } from 'tus-middleware'
 
-type Method = 'create' | 'get' | 'write' | 'truncate' | 'update' | 'remove' | 'read'
+type Method = 'create' | 'get' | 'write' | 'truncate' | 'update' | 'remove' | 'read' | 'commit' | 'concatenate' | 'list'
 
 export interface Fault {
   method: Method
@@ -48,7 +48,7 @@ export class InstrumentedStore implements DataStore {
     return this.inner.get(id)
   }
 
-  async write(id: string, offset: number, body: AsyncIterable<Buffer>): Promise<number> {
+  async write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number> {
     this.check('write')
     const self = this
     const fault = this.fault?.method === 'write' ? this.fault : undefined
@@ -69,7 +69,7 @@ export class InstrumentedStore implements DataStore {
         self.written.set(id, (self.written.get(id) ?? 0) + piece.length)
       }
     }
-    return this.inner.write(id, offset, counted())
+    return this.inner.write(id, offset, counted(), options)
   }
 
   async truncate(id: string, offset: number): Promise<void> {
@@ -90,5 +90,20 @@ export class InstrumentedStore implements DataStore {
   async read(id: string, range?: ByteRange) {
     this.check('read')
     return this.inner.read!(id, range)
+  }
+
+  async commit(id: string): Promise<void> {
+    this.check('commit')
+    return this.inner.commit!(id)
+  }
+
+  async concatenate(id: string, parts: readonly string[]): Promise<Upload> {
+    this.check('concatenate')
+    return this.inner.concatenate!(id, parts)
+  }
+
+  list(): AsyncIterable<Upload> {
+    this.check('list')
+    return this.inner.list!()
   }
 }
