@@ -67,6 +67,7 @@ async function create(ctx: Context, creation: Creation): Promise<void> {
   if (withUpload && length !== undefined) checkDeclaredSize({ ...draft, offset: 0 }, contentLength, length)
 
   let upload = await options.store.create(draft)
+  const firstEvent = ctx.events.length
   emitLater(ctx, 'created', snapshot(upload))
   const location = locationOf(ctx, upload.id)
 
@@ -74,16 +75,24 @@ async function create(ctx: Context, creation: Creation): Promise<void> {
     upload = await completeIfDone(ctx, upload) // a zero-length upload is complete at once
     return reply(ctx, 201, { Location: location, ...expiresHeader(options, upload) })
   }
-  await withLock(ctx, upload.id, async () => {
-    const limit = await byteLimit(ctx, upload)
-    checkDeclaredSize(upload, contentLength, limit)
-    const received = await receive(ctx, upload, limit, plan)
-    replyAfterBody(ctx, received.reason, 201, {
-      Location: location,
-      'Upload-Offset': received.upload.offset,
-      ...expiresHeader(options, received.upload),
+  try {
+    await withLock(ctx, upload.id, async () => {
+      const limit = await byteLimit(ctx, upload)
+      checkDeclaredSize(upload, contentLength, limit)
+      const received = await receive(ctx, upload, limit, plan)
+      replyAfterBody(ctx, received.reason, 201, {
+        Location: location,
+        'Upload-Offset': received.upload.offset,
+        ...expiresHeader(options, received.upload),
+      })
     })
-  })
+  } catch (err) {
+    // A refused creation leaves nothing behind: the client never learnt the upload's URL (a checksum
+    // mismatch, a body past the length, onComplete refusing).
+    ctx.events.splice(firstEvent)
+    if (options.store.remove) await options.store.remove(upload.id).catch(() => {})
+    throw err
+  }
 }
 
 /** spec: concatenation: a final upload, made of partial uploads, assembled as soon as they are all complete. */

@@ -104,6 +104,11 @@ describe('checksum', () => {
       body,
     })
     expect(bad.status).toBe(460)
+    expect(bad.header('location')).toBeFalsy()
+    // The refused creation leaves no upload behind.
+    const left: string[] = []
+    for await (const upload of store.list!()) left.push(upload.id)
+    expect(left).toEqual([])
     const good = await send('POST', server.url, {
       headers: { ...OCTET, 'Upload-Length': 20, 'Upload-Checksum': `sha1 ${digest('sha1', body)}` },
       body,
