@@ -3,7 +3,6 @@
  * restarted on the same directory each time. After every restart every known upload answers HEAD with an offset
  * whose stored bytes are exactly the source's prefix; in the end every upload is complete and byte-identical.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,8 +11,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { sleep } from '../helpers/raw.js'
 import { tempDir, TUS } from '../helpers/server.js'
+import { startChildServer, type ChildServer } from '../helpers/child-server.js'
 
-const SCRIPT = fileURLToPath(new URL('./fixtures/crash-server.mjs', import.meta.url))
 const DIST = fileURLToPath(new URL('../../dist/esm/index.js', import.meta.url))
 const KILLS = 24
 const CHUNK = 128 * 1024
@@ -29,28 +28,18 @@ interface Source {
 let interrupted = 0
 
 let dir: Awaited<ReturnType<typeof tempDir>>
-let child: ChildProcess | undefined
+let child: ChildServer | undefined
 beforeAll(async () => {
   dir = await tempDir('tus-crash-')
 })
 afterAll(async () => {
-  child?.kill('SIGKILL')
+  await child?.kill()
   await dir.remove()
 })
 
-async function start(): Promise<{ origin: string; proc: ChildProcess; exited: Promise<void> }> {
-  const proc = spawn(process.execPath, [SCRIPT, dir.path], { stdio: ['ignore', 'pipe', 'inherit'] })
-  child = proc
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = ''
-    proc.stdout!.on('data', (chunk) => {
-      out += chunk
-      if (out.includes('\n')) resolve(JSON.parse(out).port)
-    })
-    proc.once('exit', (code) => reject(new Error(`server exited early (${code})`)))
-  })
-  return { origin: `http://127.0.0.1:${port}`, proc, exited }
+async function start(): Promise<ChildServer> {
+  child = await startChildServer(dir.path)
+  return child
 }
 
 /** The offset and stored bytes of an upload agree with its source. */
@@ -119,8 +108,7 @@ it(`every upload survives ${KILLS} SIGKILLs byte-identical`, { timeout: 120_000 
     if (sources.every((s) => s.complete)) addSources(4)
     const work = Promise.all(sources.filter((s) => !s.complete).map((s) => drive(server.origin, s)))
     await Promise.race([work, sleep(5 + Math.random() * 60)])
-    server.proc.kill('SIGKILL')
-    await server.exited
+    await server.kill()
     kills++
     await work
   }
@@ -144,8 +132,7 @@ it(`every upload survives ${KILLS} SIGKILLs byte-identical`, { timeout: 120_000 
       expect(res.status).toBe(404)
     }
   }
-  server.proc.kill('SIGKILL')
-  await server.exited
+  await server.kill()
   expect(kills).toBeGreaterThanOrEqual(KILLS)
   expect(interrupted).toBeGreaterThanOrEqual(KILLS / 2)
   console.log(`crash test: ${kills} kills, ${interrupted} requests cut, ${sources.length} uploads`)
