@@ -1,0 +1,31 @@
+// Workload sizes for a full run and for --quick.
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+export const SERVERS = ['bare', 'ours', 'tus-server']
+export const LABELS = { bare: 'bare node:http', ours: 'tus-middleware', 'tus-server': '@tus/server' }
+export const ALGORITHMS = ['sha1', 'sha256', 'crc32']
+
+export function config(quick) {
+  return quick
+    ? {
+        rounds: 1,
+        big: { size: 256 * MiB },
+        chunks: { size: 64 * MiB, chunk: MiB },
+        small: { count: 500, size: 4096, concurrency: 32 },
+        head: { count: 2000, uploads: 64, concurrency: 32 },
+        huge: { size: GiB },
+        checksum: { size: 256 * MiB },
+      }
+    : {
+        rounds: 3,
+        big: { size: GiB },
+        chunks: { size: 256 * MiB, chunk: MiB },
+        small: { count: 2000, size: 4096, concurrency: 32 },
+        head: { count: 5000, uploads: 64, concurrency: 32 },
+        huge: { size: 4 * GiB },
+        checksum: { size: GiB },
+      }
+}
+
+export const size = (bytes) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`)

@@ -1,0 +1,153 @@
+// npm run bench [-- --quick] [--rounds N] [--only big,chunks,small,head,huge,checksum] [--profile SERVER]
+//
+// Runs each server in its own process and the client in another, all on loopback; interleaves the servers
+// (the order rotates every round) and reports medians and ratios. See bench/README.md for the method.
+import { fork } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ALGORITHMS, config, LABELS, SERVERS, size } from './config.mjs'
+import { renderTable } from './table.mjs'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+  },
+})
+const cfg = config(args.quick)
+const rounds = args.rounds ? Number(args.rounds) : cfg.rounds
+const only = args.only ? new Set(args.only.split(',')) : undefined
+const wanted = (w) => !only || only.has(w)
+const resultsDir = join(here, 'results')
+mkdirSync(resultsDir, { recursive: true })
+
+const client = fork(join(here, 'client.mjs'), [], { stdio: 'inherit' })
+let seq = 0
+const pending = new Map()
+client.on('message', (msg) => pending.get(msg.seq)?.(msg))
+const ask = (msg) => new Promise((resolve) => pending.set((msg.seq = ++seq), resolve))
+const askClient = (msg) => {
+  const p = ask(msg)
+  client.send(msg)
+  return p
+}
+
+function procStatus(pid, field) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))
+  return Number(line.split(/\s+/)[1]) / 1024 // kB -> MB
+}
+
+/** Starts a server on a fresh temp directory, runs one workload against it, stops it, removes the files. */
+async function measure(server, workload, params) {
+  const dir = await mkdtemp(join(tmpdir(), `tus-bench-${server}-`))
+  const execArgv = args.profile === server ? ['--cpu-prof', '--cpu-prof-dir', join(resultsDir, 'profiles')] : []
+  const child = fork(join(here, 'servers', `${server}.mjs`), [dir], { execArgv, stdio: 'inherit' })
+  try {
+    const { port } = await new Promise((resolve, reject) => {
+      child.once('message', resolve)
+      child.once('exit', (code) => reject(new Error(`${server} exited (${code}) before listening`)))
+    })
+    const idle = procStatus(child.pid, 'VmRSS')
+    const result = await askClient({ workload, origin: `http://127.0.0.1:${port}`, params })
+    const rss = procStatus(child.pid, 'VmHWM')
+    if (result.error) throw new Error(`${server} ${workload}: ${result.error}`)
+    if (result.bytes !== undefined) await checkStored(dir, result.bytes, `${server} ${workload}`)
+    return { ...result, idle, rss }
+  } finally {
+    child.send('stop')
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The bytes really reached the disk: some file in the directory has exactly the upload's size. */
+async function checkStored(dir, bytes, what) {
+  for (const name of await readdir(dir)) {
+    if ((await stat(join(dir, name))).size === bytes) return
+  }
+  throw new Error(`${what}: no stored file of ${bytes} bytes`)
+}
+
+const rateOf = (r) => (r.skipped ? undefined : r.bytes !== undefined ? r.bytes / 1048576 / r.seconds : r.ops / r.seconds)
+const median = (xs) => {
+  const s = xs.filter((x) => x !== undefined).sort((a, b) => a - b)
+  if (s.length === 0) return undefined
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+const samples = {} // samples[workload][server] = [result...]
+const record = (workload, server, r) => {
+  ;((samples[workload] ??= {})[server] ??= []).push(r)
+  const rate = rateOf(r)
+  const shown = r.skipped ? `skipped: ${r.skipped}` : `${rate.toFixed(0)} ${r.bytes !== undefined ? 'MiB/s' : 'ops/s'}, peak RSS ${r.rss.toFixed(0)} MB`
+  console.log(`  ${workload.padEnd(16)} ${LABELS[server].padEnd(15)} ${shown}`)
+}
+
+const started = Date.now()
+const load = loadavg()[0]
+console.log(`tus benchmark (${args.quick ? 'quick' : 'full'}), ${rounds} round(s), ${cpus().length} CPUs, load ${load.toFixed(2)}`)
+for (let round = 0; round < rounds; round++) {
+  console.log(`round ${round + 1}/${rounds}`)
+  // Rotate the order each round so that drift in machine load falls on every server alike.
+  const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length])
+  for (const workload of ['big', 'chunks', 'small', 'head']) {
+    if (!wanted(workload)) continue
+    for (const server of order) record(workload, server, await measure(server, workload, cfg[workload]))
+  }
+  if (wanted('checksum')) {
+    for (const algorithm of ALGORITHMS) {
+      const key = `checksum-${algorithm}`
+      for (const server of order) {
+        if (samples[key]?.[server]?.[0]?.skipped) continue // a server that cannot take it is asked once
+        record(key, server, await measure(server, 'checksum', { ...cfg.checksum, algorithm }))
+      }
+    }
+  }
+}
+if (wanted('huge')) {
+  console.log(`memory: one ${size(cfg.huge.size)} PATCH per server (run once)`)
+  for (const server of SERVERS) record('huge', server, await measure(server, 'big', cfg.huge))
+}
+client.disconnect()
+
+const medians = {}
+for (const [workload, byServer] of Object.entries(samples)) {
+  medians[workload] = {}
+  for (const [server, rs] of Object.entries(byServer)) {
+    medians[workload][server] = rs[0].skipped
+      ? { skipped: rs[0].skipped }
+      : { rate: median(rs.map(rateOf)), rss: median(rs.map((r) => r.rss)), idle: median(rs.map((r) => r.idle)) }
+  }
+}
+const minutes = (Date.now() - started) / 60000
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
+const lines = [
+  `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${command}\`: ${rounds} round(s), medians; ` +
+    `Node ${process.version}, ${cpus().length} CPUs (shared; 1-min load ${load.toFixed(2)} at start), ${minutes.toFixed(1)} min.`,
+  '',
+  ...renderTable(medians, cfg),
+]
+console.log(`\n${lines.join('\n')}`)
+writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify({ cfg, rounds, samples, medians }, null, 2))
+writeFileSync(join(resultsDir, 'latest.md'), `${lines.join('\n')}\n`)
+if (!args.quick && !only && args.rounds === undefined) updateReadme(lines)
+
+/** Replaces the table between the markers in bench/README.md. */
+function updateReadme(table) {
+  const file = join(here, 'README.md')
+  const text = readFileSync(file, 'utf8')
+  const start = '<!-- results:start -->'
+  const end = '<!-- results:end -->'
+  const a = text.indexOf(start)
+  const b = text.indexOf(end)
+  if (a === -1 || b === -1) return console.warn('bench/README.md has no results markers; not updated')
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n${table.join('\n')}\n${text.slice(b)}`)
+  console.log('\nbench/README.md updated')
+}

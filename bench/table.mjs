@@ -1,0 +1,56 @@
+// Turns the medians into the results table (markdown), with ratios, absolutes and targets.
+import { ALGORITHMS, size } from './config.mjs'
+
+const fmt = (n, digits = 0) => (n === undefined ? '—' : n.toFixed(digits))
+const ratio = (a, b) => (a === undefined || b === undefined ? undefined : a / b)
+const mark = (ok) => (ok === undefined ? '' : ok ? ' ✓' : ' ✗')
+
+/**
+ * `m[workload][server]` holds { rate, rss } medians (rate: MiB/s or ops/s; rss: peak MB).
+ * Returns markdown lines.
+ */
+export function renderTable(m, cfg) {
+  const rows = [
+    ['big', `one ${size(cfg.big.size)} PATCH`, 'MiB/s', { bare: 0.95 }],
+    ['chunks', `${size(cfg.chunks.size)} as ${size(cfg.chunks.chunk)} PATCHes`, 'MiB/s', { bare: 0.85 }],
+    ['small', `${cfg.small.count} × 4 KiB uploads (POST+PATCH), c=${cfg.small.concurrency}`, 'uploads/s', { tus: 2 }],
+    ['head', `${cfg.head.count} HEADs, c=${cfg.head.concurrency}`, 'req/s', { tus: 10, bare: 0.6 }],
+  ]
+  const out = [
+    '| workload | unit | bare | tus-middleware | @tus/server | ours/bare | ours/@tus | target |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+  ]
+  for (const [key, label, unit, target] of rows) {
+    const r = m[key] ?? {}
+    const rb = ratio(r.ours?.rate, r.bare?.rate)
+    const rt = ratio(r.ours?.rate, r['tus-server']?.rate)
+    const goals = []
+    if (target.bare) goals.push(`≥ ${target.bare} × bare${mark(rb === undefined ? undefined : rb >= target.bare)}`)
+    if (target.tus) goals.push(`≥ ${target.tus} × @tus${mark(rt === undefined ? undefined : rt >= target.tus)}`)
+    out.push(
+      `| ${label} | ${unit} | ${fmt(r.bare?.rate)} | ${fmt(r.ours?.rate)} | ${fmt(r['tus-server']?.rate)} | ${fmt(rb, 2)} | ${fmt(rt, 2)} | ${goals.join(', ')} |`,
+    )
+  }
+  out.push('', '**Peak RSS of the server process (VmHWM, MB)**', '')
+  out.push('| workload | bare | tus-middleware | @tus/server | ours − bare | target |', '|---|---:|---:|---:|---:|---|')
+  const rssRows = [...rows.map(([k, l]) => [k, l]), ['huge', `one ${size(cfg.huge.size)} PATCH (run once)`]]
+  for (const [key, label] of rssRows) {
+    const r = m[key] ?? {}
+    const d = r.ours?.rss !== undefined && r.bare?.rss !== undefined ? r.ours.rss - r.bare.rss : undefined
+    const goal = key === 'big' || key === 'huge' ? `≤ bare + 30${mark(d === undefined ? undefined : d <= 30)}` : ''
+    out.push(`| ${label} | ${fmt(r.bare?.rss)} | ${fmt(r.ours?.rss)} | ${fmt(r['tus-server']?.rss)} | ${fmt(d)} | ${goal} |`)
+  }
+  out.push('', `**Checksum cost on one ${size(cfg.checksum.size)} PATCH (tus-middleware)**`, '')
+  out.push('| algorithm | MiB/s | vs no checksum | vs bare | peak RSS MB |', '|---|---:|---:|---:|---:|')
+  out.push(`| none | ${fmt(m.big?.ours?.rate)} | 1.00 | ${fmt(ratio(m.big?.ours?.rate, m.big?.bare?.rate), 2)} | ${fmt(m.big?.ours?.rss)} |`)
+  for (const alg of ALGORITHMS) {
+    const c = m[`checksum-${alg}`]?.ours
+    if (!c || c.skipped) {
+      out.push(`| ${alg} | skipped: ${c?.skipped ?? 'not run'} | | | |`)
+      continue
+    }
+    const base = cfg.checksum.size === cfg.big.size ? m.big?.ours?.rate : undefined
+    out.push(`| ${alg} | ${fmt(c.rate)} | ${fmt(ratio(c.rate, base), 2)} | ${fmt(ratio(c.rate, m.big?.bare?.rate), 2)} | ${fmt(c.rss)} |`)
+  }
+  return out
+}
