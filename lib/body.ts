@@ -80,6 +80,18 @@ export class BodyReader implements AsyncIterable<Buffer> {
     return { next: () => this.next(), return: async () => (this.finish('released'), { done: true, value: undefined }) }
   }
 
+  /**
+   * Takes every chunk already received and not yet handed out, at once (possibly none), so that a store can
+   * write them with one call instead of one per chunk. Counts as handing them out.
+   */
+  takeBuffered(): Buffer[] {
+    const taken = this.queue.splice(0)
+    for (const chunk of taken) this.bytes += chunk.length
+    this.queued = 0
+    if (taken.length > 0 && this.stopReason === undefined && this.req.isPaused()) this.req.resume()
+    return taken
+  }
+
   private next(): Promise<IteratorResult<Buffer>> {
     this.reportProgress()
     const chunk = this.queue.shift()

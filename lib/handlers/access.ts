@@ -3,6 +3,7 @@
  */
 import type { Context } from '../context.js'
 import { TusError } from '../errors.js'
+import type { LockOptions } from '../locks/locker.js'
 import type { Action } from '../options.js'
 import { isExpired, removeExpired, withExpiry } from '../expiration.js'
 import { snapshot, type Upload } from '../upload.js'
@@ -12,24 +13,35 @@ import { snapshot, type Upload } from '../upload.js'
  * being read (if any) stops, keeps what it has, and the request answers.
  */
 export async function withLock<T>(ctx: Context, id: string, fn: () => Promise<T>): Promise<T> {
-  const abort = new AbortController()
+  const { res } = ctx
+  // The abort signal (the waiting client went away) costs an AbortController and a listener; a locker only
+  // reads it when it has to wait, so it is made on first use: an uncontended lock never pays for it.
+  let abort: AbortController | undefined
   const onClose = () => {
-    if (!ctx.res.writableEnded) abort.abort()
+    if (!res.writableEnded) abort!.abort()
   }
-  ctx.res.once('close', onClose)
+  const options: LockOptions = {
+    timeout: ctx.options.lockTimeout,
+    get signal() {
+      if (!abort) {
+        abort = new AbortController()
+        res.once('close', onClose)
+        // The client may already have gone while a locker awaited something before asking for the signal.
+        if (!res.writableEnded && (res.destroyed || res.socket?.destroyed)) abort.abort()
+      }
+      return abort.signal
+    },
+    onReleaseRequested: () => {
+      // Asked before the body is being read (still loading the upload): receive() then reads none of it.
+      ctx.releaseRequested = true
+      ctx.reader?.stop('released')
+    },
+  }
   let lock
   try {
-    lock = await ctx.options.locker.lock(id, {
-      timeout: ctx.options.lockTimeout,
-      signal: abort.signal,
-      onReleaseRequested: () => {
-        // Asked before the body is being read (still loading the upload): receive() then reads none of it.
-        ctx.releaseRequested = true
-        ctx.reader?.stop('released')
-      },
-    })
+    lock = await ctx.options.locker.lock(id, options)
   } finally {
-    ctx.res.off('close', onClose)
+    if (abort) res.off('close', onClose)
   }
   try {
     return await fn()

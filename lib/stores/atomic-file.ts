@@ -29,8 +29,44 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
   await syncDirectory(dir)
 }
 
-/** Makes a rename or a new file in `dir` durable. */
-export async function syncDirectory(dir: string): Promise<void> {
+interface DirectorySync {
+  /** The sync in progress. */
+  running: Promise<void>
+  /** The sync that starts once `running` is done, shared by every caller that came after `running` began. */
+  next: Promise<void> | undefined
+}
+
+const directorySyncs = new Map<string, DirectorySync>()
+
+/**
+ * Makes a rename or a new file in `dir` durable. Concurrent callers share syncs (group commit): a caller is
+ * only ever answered by a sync that began after it called, so what it did before calling is covered.
+ */
+export function syncDirectory(dir: string): Promise<void> {
+  const current = directorySyncs.get(dir)
+  if (!current) {
+    const entry: DirectorySync = { running: fsyncDirectory(dir), next: undefined }
+    directorySyncs.set(dir, entry)
+    const advance = (): void => {
+      if (entry.next) {
+        entry.running = entry.next
+        entry.next = undefined
+        entry.running.then(advance, advance)
+      } else {
+        directorySyncs.delete(dir)
+      }
+    }
+    entry.running.then(advance, advance)
+    return entry.running
+  }
+  current.next ??= current.running.then(
+    () => fsyncDirectory(dir),
+    () => fsyncDirectory(dir),
+  )
+  return current.next
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
   const fh = await open(dir, 'r')
   try {
     await fh.sync()

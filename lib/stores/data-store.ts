@@ -42,6 +42,17 @@ export interface WriteOptions {
   provisional?: boolean
 }
 
+/**
+ * The body handed to `write` is also one of these: a store may take every chunk already received in one call
+ * (to write them with one writev) between the chunks it iterates.
+ */
+export interface BufferedBody extends AsyncIterable<Buffer> {
+  takeBuffered(): Buffer[]
+}
+
+export const isBufferedBody = (body: AsyncIterable<Buffer>): body is BufferedBody =>
+  typeof (body as Partial<BufferedBody>).takeBuffered === 'function'
+
 export interface DataStore {
   readonly capabilities: readonly StoreCapability[]
   /** Creates an empty upload; rejects with TusError('ID_TAKEN') when the id exists. */

@@ -13,14 +13,22 @@
  * Concatenation copies the parts into a hidden temp file that is renamed over the .bin: all or nothing.
  */
 import createDebug from 'debug'
-import { mkdir, open, opendir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, opendir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
-import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
+import {
+  isBufferedBody,
+  type ByteRange,
+  type DataStore,
+  type StoreCapability,
+  type UploadChanges,
+  type WriteOptions,
+} from './data-store.js'
 import { isValidId } from './ids.js'
+import { RecordCache } from './record-cache.js'
 
 const debug = createDebug('tus-middleware:store:file')
 
@@ -33,6 +41,14 @@ export interface FileStoreOptions {
    * in the OS's page cache), and the offset after a power loss is still exact, only possibly smaller.
    */
   syncWrites?: boolean
+  /**
+   * How many upload records (the .json files) to keep in memory, so that HEAD and PATCH do not read and parse
+   * them again; 0 turns the cache off. Default 10000 (a few MB at most). The offset is never cached: it is
+   * always the .bin file's size. The cache assumes this process is the only one changing the directory: with
+   * several processes (or machines) serving one directory, set 0, or a process may answer from a record that
+   * another one has since changed or removed (a stale length, completion date, expiry or metadata).
+   */
+  cacheSize?: number
 }
 
 type Record = Omit<Upload, 'offset'>
@@ -43,6 +59,7 @@ export class FileStore implements DataStore {
   readonly capabilities: readonly StoreCapability[] = ['termination', 'read', 'concatenation', 'expiration']
   readonly directory: string
   private readonly syncWrites: boolean
+  private readonly cache: RecordCache
   private ready: Promise<unknown> | undefined
   private recovered: Promise<void> | undefined
   /** Provisional writes in progress in this process: id -> the offset they started at. */
@@ -54,6 +71,11 @@ export class FileStore implements DataStore {
     }
     this.directory = resolve(options.directory)
     this.syncWrites = options.syncWrites ?? false
+    const cacheSize = options.cacheSize ?? 10_000
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+      throw new TypeError('FileStore: option "cacheSize" must be an integer >= 0')
+    }
+    this.cache = new RecordCache(cacheSize)
   }
 
   async create(upload: NewUpload): Promise<Upload> {
@@ -66,7 +88,9 @@ export class FileStore implements DataStore {
       throw err
     }
     await fh.close()
-    await writeFileAtomic(this.path(upload.id, 'json'), JSON.stringify(upload))
+    const text = JSON.stringify(upload)
+    await writeFileAtomic(this.path(upload.id, 'json'), text)
+    this.cache.set(upload.id, text)
     debug('created %s length=%s', upload.id, upload.length)
     return { ...upload, offset: 0 }
   }
@@ -74,13 +98,18 @@ export class FileStore implements DataStore {
   async get(id: string): Promise<Upload | undefined> {
     if (!isValidId(id)) return undefined
     await this.recover()
-    let record: Record
-    try {
-      record = JSON.parse(await readFile(this.path(id, 'json'), 'utf8'))
-    } catch (err) {
-      if (isMissing(err)) return undefined
-      throw err
+    let text = this.cache.get(id)
+    if (text === undefined) {
+      try {
+        text = await readFile(this.path(id, 'json'), 'utf8')
+      } catch (err) {
+        if (isMissing(err)) return undefined
+        throw err
+      }
+      this.cache.set(id, text)
     }
+    // Parsed on every call: each caller gets its own objects.
+    const record: Record = JSON.parse(text)
     try {
       const { size, mtime } = await stat(this.path(id, 'bin'))
       // Unverified bytes of a request in progress are not part of the offset yet.
@@ -88,7 +117,10 @@ export class FileStore implements DataStore {
       const offset = start === undefined ? size : Math.min(size, start)
       return { ...record, offset, updatedAt: mtime.toISOString() }
     } catch (err) {
-      if (isMissing(err)) return undefined
+      if (isMissing(err)) {
+        this.cache.delete(id)
+        return undefined
+      }
       throw err
     }
   }
@@ -98,13 +130,16 @@ export class FileStore implements DataStore {
     if (options?.provisional) await this.markPending(id, offset)
     const fh = await open(this.path(id, 'bin'), 'r+')
     let position = offset
+    const buffered = isBufferedBody(body) ? body : undefined
     try {
       for await (const chunk of body) {
-        let done = 0
-        while (done < chunk.length) {
-          const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position)
-          done += bytesWritten
-          position += bytesWritten
+        // Everything that arrived while the previous write ran goes out in one writev.
+        const more = buffered?.takeBuffered()
+        if (more === undefined || more.length === 0) {
+          position = await writeAll(fh, [chunk], position)
+        } else {
+          more.unshift(chunk)
+          position = await writeAll(fh, more, position)
         }
       }
       if (this.syncWrites) await fh.datasync()
@@ -179,12 +214,17 @@ export class FileStore implements DataStore {
     const current = await this.get(id)
     if (!current) throw new TusError('NOT_FOUND')
     const { offset, ...record } = { ...current, ...changes }
-    await writeFileAtomic(this.path(id, 'json'), JSON.stringify(record))
+    const text = JSON.stringify(record)
+    // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
+    this.cache.delete(id)
+    await writeFileAtomic(this.path(id, 'json'), text)
+    this.cache.set(id, text)
     return { ...record, offset }
   }
 
   async remove(id: string): Promise<void> {
     // The record goes first: from then on the upload does not exist, even if the process dies here.
+    this.cache.delete(id)
     try {
       await unlink(this.path(id, 'json'))
     } catch (err) {
@@ -269,5 +309,22 @@ export class FileStore implements DataStore {
       throw err
     })
     return this.ready
+  }
+}
+
+/** Writes `chunks` in order at `position` (one writev, then again for whatever a short write left). */
+async function writeAll(fh: FileHandle, chunks: Buffer[], position: number): Promise<number> {
+  let pending = chunks
+  for (;;) {
+    const { bytesWritten } =
+      pending.length === 1 ? await fh.write(pending[0], 0, pending[0].length, position) : await fh.writev(pending, position)
+    if (bytesWritten === 0) throw new Error('FileStore: a write stored no bytes')
+    position += bytesWritten
+    let skip = bytesWritten
+    let i = 0
+    while (i < pending.length && skip >= pending[i].length) skip -= pending[i++].length
+    if (i === pending.length) return position
+    pending = pending.slice(i)
+    if (skip > 0) pending[0] = pending[0].subarray(skip)
   }
 }
