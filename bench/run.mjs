@@ -44,6 +44,12 @@ function procStatus(pid, field) {
   return Number(line.split(/\s+/)[1]) / 1024 // kB -> MB
 }
 
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 /** Starts a server on a fresh temp directory, runs one workload against it, stops it, removes the files. */
 async function measure(server, workload, params) {
   const dir = await mkdtemp(join(tmpdir(), `tus-bench-${server}-`))
@@ -55,11 +61,14 @@ async function measure(server, workload, params) {
       child.once('exit', (code) => reject(new Error(`${server} exited (${code}) before listening`)))
     })
     const idle = procStatus(child.pid, 'VmRSS')
+    const cpu0 = cpuSeconds(child.pid)
     const result = await askClient({ workload, origin: `http://127.0.0.1:${port}`, params })
     const rss = procStatus(child.pid, 'VmHWM')
+    // Includes the workload's untimed setup (creating uploads for HEAD): a guide for profiling, not a score.
+    const cpu = cpuSeconds(child.pid) - cpu0
     if (result.error) throw new Error(`${server} ${workload}: ${result.error}`)
     if (result.bytes !== undefined) await checkStored(dir, result.bytes, `${server} ${workload}`)
-    return { ...result, idle, rss }
+    return { ...result, idle, rss, cpu }
   } finally {
     child.send('stop')
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))
@@ -86,7 +95,7 @@ const samples = {} // samples[workload][server] = [result...]
 const record = (workload, server, r) => {
   ;((samples[workload] ??= {})[server] ??= []).push(r)
   const rate = rateOf(r)
-  const shown = r.skipped ? `skipped: ${r.skipped}` : `${rate.toFixed(0)} ${r.bytes !== undefined ? 'MiB/s' : 'ops/s'}, peak RSS ${r.rss.toFixed(0)} MB`
+  const shown = r.skipped ? `skipped: ${r.skipped}` : `${rate.toFixed(0)} ${r.bytes !== undefined ? 'MiB/s' : 'ops/s'}, peak RSS ${r.rss.toFixed(0)} MB, server CPU ${(r.cpu * 1000).toFixed(0)} ms`
   console.log(`  ${workload.padEnd(16)} ${LABELS[server].padEnd(15)} ${shown}`)
 }
 

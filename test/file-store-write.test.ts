@@ -1,0 +1,89 @@
+// FileStore.write batching (several buffered chunks in one writev) and grouped directory syncs.
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import request from 'supertest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { FileStore } from 'tus-middleware'
+import { syncDirectory } from '../lib/stores/atomic-file.js'
+import { randomData, sha256 } from './helpers/bytes.js'
+import { startServer, tempDir, TUS } from './helpers/server.js'
+
+let dir: Awaited<ReturnType<typeof tempDir>>
+beforeEach(async () => {
+  dir = await tempDir()
+})
+afterEach(() => dir.remove())
+
+/** A body that hands out one chunk per step and offers the next `batch` chunks as already buffered. */
+function bufferedBody(chunks: Buffer[], batch: number) {
+  let i = 0
+  return {
+    taken: 0,
+    takeBuffered(): Buffer[] {
+      const out = chunks.slice(i, i + batch)
+      i += out.length
+      this.taken += out.length
+      return out
+    },
+    async *[Symbol.asyncIterator]() {
+      while (i < chunks.length) yield chunks[i++]
+    },
+  }
+}
+
+describe('FileStore.write', () => {
+  it('writes buffered chunks together, in order, at the offset', async () => {
+    const store = new FileStore({ directory: dir.path })
+    await store.create({ id: 'w', length: 1 << 20, metadata: {}, createdAt: new Date().toISOString() })
+    const data = randomData(300_000)
+    const first = data.subarray(0, 1000)
+    expect(await store.write('w', 0, bufferedBody([first], 0))).toBe(1000)
+    const chunks: Buffer[] = []
+    for (let at = 1000; at < data.length; at += 7_777) chunks.push(data.subarray(at, Math.min(at + 7_777, data.length)))
+    const body = bufferedBody(chunks, 5)
+    expect(await store.write('w', 1000, body)).toBe(data.length)
+    expect(body.taken).toBeGreaterThan(0)
+    expect(sha256(await readFile(join(dir.path, 'w.bin')))).toBe(sha256(data))
+  })
+
+  it('stores a large PATCH byte for byte when the body outruns the disk', async () => {
+    const server = await startServer({ store: new FileStore({ directory: dir.path }) })
+    try {
+      const data = randomData(12 * 1024 * 1024)
+      const created = await request(server.origin).post('/files').set(TUS).set('Upload-Length', String(data.length)).expect(201)
+      const id = created.headers.location.split('/').pop()!
+      const res = await request(server.origin)
+        .patch(`/files/${id}`)
+        .set(TUS)
+        .set('Upload-Offset', '0')
+        .set('Content-Type', 'application/offset+octet-stream')
+        .send(data)
+      expect(res.status).toBe(204)
+      expect(res.headers['upload-offset']).toBe(String(data.length))
+      expect(sha256(await readFile(join(dir.path, `${id}.bin`)))).toBe(sha256(data))
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('syncDirectory', () => {
+  it('answers every concurrent caller, and callers after them', async () => {
+    await Promise.all(Array.from({ length: 20 }, () => syncDirectory(dir.path)))
+    await syncDirectory(dir.path)
+  })
+
+  it('rejects every caller when the directory cannot be synced, and recovers', async () => {
+    const missing = join(dir.path, 'missing')
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => syncDirectory(missing)))
+    expect(results.every((r) => r.status === 'rejected')).toBe(true)
+    await expect(syncDirectory(dir.path)).resolves.toBeUndefined()
+  })
+
+  it('creates many uploads at once, each with a readable record', async () => {
+    const store = new FileStore({ directory: dir.path, cacheSize: 0 })
+    const ids = Array.from({ length: 40 }, (_, i) => `u${i}`)
+    await Promise.all(ids.map((id) => store.create({ id, length: 1, metadata: {}, createdAt: new Date().toISOString() })))
+    for (const id of ids) expect((await store.get(id))?.id).toBe(id)
+  })
+})

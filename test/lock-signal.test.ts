@@ -1,0 +1,42 @@
+// The lock's abort signal is aborted when the waiting client goes away, however late a locker asks for it.
+import { request as httpRequest } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemoryStore, TusError, type Lock, type LockOptions, type Locker } from 'tus-middleware'
+import { startServer, TUS, type TestServer } from './helpers/server.js'
+
+let server: TestServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+describe('lock abort signal', () => {
+  it('aborts a locker that waits once the client goes away, even if it asks for the signal late', async () => {
+    let aborted: (() => void) | undefined
+    const gaveUp = new Promise<void>((resolve) => (aborted = resolve))
+    const locker: Locker = {
+      async lock(_id: string, options: LockOptions): Promise<Lock> {
+        await sleep(150) // a distributed locker's round trip; the client leaves meanwhile
+        const signal = options.signal!
+        return new Promise<Lock>((_resolve, reject) => {
+          const fail = () => {
+            aborted!()
+            reject(new TusError('UPLOAD_LOCKED'))
+          }
+          if (signal.aborted) return fail()
+          signal.addEventListener('abort', fail, { once: true })
+        })
+      },
+    }
+    const store = new MemoryStore()
+    server = await startServer({ store, locker })
+    await store.create({ id: 'x', length: 4, metadata: {}, createdAt: new Date().toISOString() })
+    const req = httpRequest(`${server.url}/x`, { method: 'HEAD', headers: TUS })
+    req.on('error', () => {})
+    req.end()
+    await sleep(50)
+    req.destroy()
+    await gaveUp
+  })
+})
