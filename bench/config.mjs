@@ -2,8 +2,10 @@
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 
-export const SERVERS = ['bare', 'ours', 'tus-server']
-export const LABELS = { bare: 'bare node:http', ours: 'tus-middleware', 'tus-server': '@tus/server' }
+export const SERVERS = (process.env.BENCH_SERVERS ?? 'bare,ours,tus-server,ours-plain').split(',')
+/** Servers for the memory (huge) and checksum workloads: the ones the targets compare. */
+export const MAIN_SERVERS = SERVERS.filter((s) => s !== 'ours-plain')
+export const LABELS = { bare: 'bare node:http', ours: 'tus-middleware', 'tus-server': '@tus/server', 'ours-plain': 'ours, node:http' }
 export const ALGORITHMS = ['sha1', 'sha256', 'crc32']
 
 export function config(quick) {
@@ -18,7 +20,7 @@ export function config(quick) {
         checksum: { size: 256 * MiB },
       }
     : {
-        rounds: 3,
+        rounds: 5,
         big: { size: GiB },
         chunks: { size: 256 * MiB, chunk: MiB },
         small: { count: 2000, size: 4096, concurrency: 32 },

@@ -17,8 +17,8 @@ export function renderTable(m, cfg) {
     ['head', `${cfg.head.count} HEADs, c=${cfg.head.concurrency}`, 'req/s', { tus: 10, bare: 0.6 }],
   ]
   const out = [
-    '| workload | unit | bare | tus-middleware | @tus/server | ours/bare | ours/@tus | target |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
+    '| workload | unit | bare | tus-middleware | @tus/server | ours/bare | ours/@tus | target | ours on node:http | its /bare |',
+    '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
   ]
   for (const [key, label, unit, target] of rows) {
     const r = m[key] ?? {}
@@ -28,7 +28,8 @@ export function renderTable(m, cfg) {
     if (target.bare) goals.push(`≥ ${target.bare} × bare${mark(rb === undefined ? undefined : rb >= target.bare)}`)
     if (target.tus) goals.push(`≥ ${target.tus} × @tus${mark(rt === undefined ? undefined : rt >= target.tus)}`)
     out.push(
-      `| ${label} | ${unit} | ${fmt(r.bare?.rate)} | ${fmt(r.ours?.rate)} | ${fmt(r['tus-server']?.rate)} | ${fmt(rb, 2)} | ${fmt(rt, 2)} | ${goals.join(', ')} |`,
+      `| ${label} | ${unit} | ${fmt(r.bare?.rate)} | ${fmt(r.ours?.rate)} | ${fmt(r['tus-server']?.rate)} | ${fmt(rb, 2)} | ${fmt(rt, 2)} | ${goals.join(', ')} ` +
+        `| ${fmt(r['ours-plain']?.rate)} | ${fmt(ratio(r['ours-plain']?.rate, r.bare?.rate), 2)} |`,
     )
   }
   out.push('', '**Peak RSS of the server process (VmHWM, MB)**', '')
