@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import request from 'supertest'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
-import { syncDirectory } from '../lib/stores/atomic-file.js'
-import { randomData, sha256 } from './helpers/bytes.js'
-import { startServer, tempDir, TUS } from './helpers/server.js'
+import { syncDirectory } from '../../lib/stores/atomic-file.js'
+import { randomData, sha256 } from '../helpers/bytes.js'
+import { startServer, tempDir, TUS } from '../helpers/server.js'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
 beforeEach(async () => {

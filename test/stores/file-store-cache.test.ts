@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
-import { tempDir } from './helpers/server.js'
+import { tempDir } from '../helpers/server.js'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
 beforeEach(async () => {
