@@ -100,13 +100,14 @@ export class FileStore implements DataStore {
     await this.recover()
     let text = this.cache.get(id)
     if (text === undefined) {
+      const version = this.cache.version
       try {
         text = await readFile(this.path(id, 'json'), 'utf8')
       } catch (err) {
         if (isMissing(err)) return undefined
         throw err
       }
-      this.cache.set(id, text)
+      this.cache.fill(id, text, version)
     }
     // Parsed on every call: each caller gets its own objects.
     const record: Record = JSON.parse(text)
@@ -118,7 +119,7 @@ export class FileStore implements DataStore {
       return { ...record, offset, updatedAt: mtime.toISOString() }
     } catch (err) {
       if (isMissing(err)) {
-        this.cache.delete(id)
+        this.cache.forget(id)
         return undefined
       }
       throw err
@@ -230,6 +231,9 @@ export class FileStore implements DataStore {
     } catch (err) {
       if (isMissing(err)) throw new TusError('NOT_FOUND')
       throw err
+    } finally {
+      // Again: a read that raced the unlink may have cached the record meanwhile.
+      this.cache.delete(id)
     }
     await unlink(this.path(id, 'bin')).catch((err) => {
       if (!isMissing(err)) throw err

@@ -8,6 +8,8 @@
 export class RecordCache {
   private readonly entries = new Map<string, string>()
   private readonly max: number
+  /** Counts the store's own record changes, so that a read which raced one is not cached (see fill). */
+  private changes = 0
 
   constructor(max: number) {
     this.max = max
@@ -23,14 +25,41 @@ export class RecordCache {
     return text
   }
 
+  /** Taken before reading a record file, for fill(). */
+  get version(): number {
+    return this.changes
+  }
+
+  /**
+   * Caches a record read from disk, unless the store changed any record since `version` was taken: the
+   * read may then hold the text from before that change, and caching it would bring the old record back.
+   */
+  fill(id: string, text: string, version: number): void {
+    if (version === this.changes) this.put(id, text)
+  }
+
+  /** The store wrote this record. */
   set(id: string, text: string): void {
+    this.changes++
+    this.put(id, text)
+  }
+
+  /** Drops a record found gone (not a change by the store). */
+  forget(id: string): void {
+    this.entries.delete(id)
+  }
+
+  /** The store is changing or removing this record. */
+  delete(id: string): void {
+    this.changes++
+    this.entries.delete(id)
+  }
+
+  private put(id: string, text: string): void {
     if (this.max === 0) return
     this.entries.delete(id)
     this.entries.set(id, text)
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string)
   }
 
-  delete(id: string): void {
-    this.entries.delete(id)
-  }
 }

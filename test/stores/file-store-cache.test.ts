@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
+import { RecordCache } from '../../lib/stores/record-cache.js'
 import { tempDir } from '../helpers/server.js'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
@@ -70,5 +71,31 @@ describe('FileStore record cache', () => {
   it('refuses a cacheSize that is not a non-negative integer', () => {
     expect(() => new FileStore({ directory: dir.path, cacheSize: -1 })).toThrow(/cacheSize/)
     expect(() => new FileStore({ directory: dir.path, cacheSize: 1.5 })).toThrow(TypeError)
+  })
+})
+
+describe('RecordCache', () => {
+  it('does not cache a record read while the store changed records: the read may predate the change', () => {
+    const cache = new RecordCache(10)
+    const before = cache.version
+    cache.set('a', '{"v":2}') // the store rewrote a record while the read was in flight
+    cache.fill('a', '{"v":1}', before)
+    expect(cache.get('a')).toBe('{"v":2}')
+    const again = cache.version
+    cache.delete('b')
+    cache.fill('b', '{"old":true}', again)
+    expect(cache.get('b')).toBeUndefined()
+  })
+
+  it('caches a record read when nothing changed meanwhile, and holds at most its size', () => {
+    const cache = new RecordCache(2)
+    const v = cache.version
+    cache.fill('a', 'A', v)
+    cache.fill('b', 'B', v)
+    expect(cache.get('a')).toBe('A') // 'a' is now the most recently used
+    cache.fill('c', 'C', v)
+    expect(cache.get('b')).toBeUndefined()
+    expect(cache.get('a')).toBe('A')
+    expect(cache.get('c')).toBe('C')
   })
 })
