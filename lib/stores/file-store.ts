@@ -19,14 +19,8 @@ import type { Readable } from 'node:stream'
 import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
-import {
-  isBufferedBody,
-  type ByteRange,
-  type DataStore,
-  type StoreCapability,
-  type UploadChanges,
-  type WriteOptions,
-} from './data-store.js'
+import { batches } from './batches.js'
+import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
 import { isValidId } from './ids.js'
 import { RecordCache } from './record-cache.js'
 
@@ -52,6 +46,10 @@ export interface FileStoreOptions {
 }
 
 type Record = Omit<Upload, 'offset'>
+
+/** Bytes gathered for one write, and the longest a received chunk waits for more (see batches.ts). */
+const WRITE_BATCH = 512 * 1024
+const GATHER_MS = 2
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT'
 
@@ -131,18 +129,8 @@ export class FileStore implements DataStore {
     if (options?.provisional) await this.markPending(id, offset)
     const fh = await open(this.path(id, 'bin'), 'r+')
     let position = offset
-    const buffered = isBufferedBody(body) ? body : undefined
     try {
-      for await (const chunk of body) {
-        // Everything that arrived while the previous write ran goes out in one writev.
-        const more = buffered?.takeBuffered()
-        if (more === undefined || more.length === 0) {
-          position = await writeAll(fh, [chunk], position)
-        } else {
-          more.unshift(chunk)
-          position = await writeAll(fh, more, position)
-        }
-      }
+      for await (const batch of batches(body, WRITE_BATCH, GATHER_MS)) position = await writeAll(fh, batch, position)
       if (this.syncWrites) await fh.datasync()
     } finally {
       await fh.close()

@@ -1,10 +1,11 @@
-// FileStore.write batching (several buffered chunks in one writev) and grouped directory syncs.
+// FileStore.write batching (chunks gathered into one writev) and grouped directory syncs.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import request from 'supertest'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
 import { syncDirectory } from '../../lib/stores/atomic-file.js'
+import { batches } from '../../lib/stores/batches.js'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { startServer, tempDir, TUS } from '../helpers/server.js'
 
@@ -85,5 +86,69 @@ describe('syncDirectory', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `u${i}`)
     await Promise.all(ids.map((id) => store.create({ id, length: 1, metadata: {}, createdAt: new Date().toISOString() })))
     for (const id of ids) expect((await store.get(id))?.id).toBe(id)
+  })
+})
+
+describe('batches', () => {
+  const collect = async (body: AsyncIterable<Buffer>, target: number) => {
+    const out: Buffer[][] = []
+    for await (const batch of batches(body, target, 5)) out.push(batch)
+    return out
+  }
+
+  it('gathers chunks that arrive together into batches of at least the target size', async () => {
+    const chunks = Array.from({ length: 10 }, (_, i) => Buffer.alloc(100, i))
+    async function* quick() {
+      yield* chunks
+    }
+    const out = await collect(quick(), 350)
+    expect(out.map((b) => b.length)).toEqual([4, 4, 2])
+    expect(Buffer.concat(out.flat())).toEqual(Buffer.concat(chunks))
+  })
+
+  it('hands out what arrived when the body stalls, without waiting for the rest', async () => {
+    let release!: () => void
+    const stalled = new Promise<void>((resolve) => (release = resolve))
+    async function* slow() {
+      yield Buffer.from('early')
+      await stalled
+      yield Buffer.from('late')
+    }
+    const it = batches(slow(), 1 << 20, 5)[Symbol.asyncIterator]()
+    const first = await it.next() // would hang until release() if it waited for the target size
+    expect(Buffer.concat(first.value as Buffer[]).toString()).toBe('early')
+    release()
+    expect(Buffer.concat((await it.next()).value as Buffer[]).toString()).toBe('late')
+    expect((await it.next()).done).toBe(true)
+  })
+
+  it('hands out what it gathered before a failing body throws', async () => {
+    async function* failing() {
+      yield Buffer.from('kept')
+      throw new Error('connection lost')
+    }
+    const seen: string[] = []
+    await expect(async () => {
+      for await (const batch of batches(failing(), 1 << 20, 5)) seen.push(Buffer.concat(batch).toString())
+    }).rejects.toThrow('connection lost')
+    expect(seen).toEqual(['kept'])
+  })
+
+  it('tells the body to stop when the consumer stops early', async () => {
+    let stopped = false
+    const body: AsyncIterable<Buffer> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: Buffer.alloc(10) }),
+        return: async () => {
+          stopped = true
+          return { done: true, value: undefined }
+        },
+      }),
+    }
+    for await (const batch of batches(body, 15, 5)) {
+      expect(batch.length).toBe(2)
+      break
+    }
+    expect(stopped).toBe(true)
   })
 })
