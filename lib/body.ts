@@ -25,8 +25,8 @@ export interface BodyOptions {
   progressInterval?: number
 }
 
-/** Queue this many bytes before pausing the socket; the store drains it chunk by chunk. */
-const HIGH_WATER = 4 * 1024 * 1024
+/** Queue this many bytes before pausing the socket (peak memory per upload); the store drains it in batches. */
+const HIGH_WATER = 1024 * 1024
 
 export class BodyReader implements AsyncIterable<Buffer> {
   /** Bytes handed out to the consumer. */
