@@ -3,7 +3,7 @@
 // Runs each server in its own process and the client in another, all on loopback; interleaves the servers
 // (the order rotates every round) and reports medians and ratios. See bench/README.md for the method.
 import { fork } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,6 +80,10 @@ async function measure(server, workload, params) {
   }
 }
 const leftovers = []
+// Also when a measurement fails and the run stops.
+process.on('exit', () => {
+  for (const dir of leftovers) rmSync(dir, { recursive: true, force: true })
+})
 
 /** The bytes really reached the disk: some file in the directory has exactly the upload's size. */
 async function checkStored(dir, bytes, what) {
