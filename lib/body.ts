@@ -164,11 +164,15 @@ export class BodyReader implements AsyncIterable<Buffer> {
   }
 }
 
+/** Whether the request says it carries a body: a non-zero Content-Length, or a chunked one. */
+export function declaresBody(req: IncomingMessage, contentLength: number | undefined): boolean {
+  return (contentLength ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined
+}
+
 /**
  * True when something in front of the middleware (a body parser) already consumed a body that had bytes.
  * body-parser marks requests it read with `_body`.
  */
 export function bodyWasConsumed(req: IncomingMessage, contentLength: number | undefined): boolean {
-  const hasBody = (contentLength ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined
-  return hasBody && ((req as { _body?: unknown })._body === true || req.readableEnded)
+  return declaresBody(req, contentLength) && ((req as { _body?: unknown })._body === true || req.readableEnded)
 }

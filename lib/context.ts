@@ -8,6 +8,7 @@ import { ERRORS, TusError } from './errors.js'
 import { safeEmit, type TusEvents, type TusEventName } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { TUS_VERSION } from './protocol/constants.js'
+import type { WaitingMap } from './waiting.js'
 
 export interface Server {
   readonly options: ResolvedOptions
@@ -15,7 +16,9 @@ export interface Server {
   /** The Tus-Extension value, computed once. */
   readonly extensions: string
   /** Final uploads waiting for partial uploads to finish: partial id -> final ids (concatenation-unfinished). */
-  readonly waiting: Map<string, Set<string>>
+  readonly waiting: WaitingMap
+  /** Uploads whose bytes a request is writing (and checking) right now. */
+  readonly writing: Set<string>
   /** Requests receiving upload bytes right now (bounded by maxConcurrentUploads). */
   receiving: number
 }

@@ -5,6 +5,7 @@
 import createDebug from 'debug'
 import type { Server } from './context.js'
 import { safeEmit } from './events.js'
+import { forgetWaiting } from './waiting.js'
 import type { ResolvedOptions } from './options.js'
 import { isComplete, snapshot, type Upload } from './upload.js'
 
@@ -44,7 +45,7 @@ export async function removeExpired(server: Server, upload: Upload): Promise<boo
     if ((err as { code?: string })?.code === 'NOT_FOUND') return false
     throw err
   }
-  server.waiting.delete(upload.id)
+  forgetWaiting(server.waiting, upload)
   debug('removed expired upload %s', upload.id)
   safeEmit(server.emitter, 'expired', snapshot(withExpiry(server.options, upload)))
   return true

@@ -18,9 +18,13 @@ export function locationOf(ctx: Context, id: string): string {
   let proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
   let host = req.headers.host
   if (proxyTrusted(ctx)) {
-    const forwarded = fromForwarded(req.headers.forwarded) ?? fromXForwarded(req)
-    if (forwarded.proto && PROTO.test(forwarded.proto)) proto = forwarded.proto
-    if (forwarded.host && HOST.test(forwarded.host)) host = forwarded.host
+    // Field by field: a Forwarded header with only `for=` still lets X-Forwarded-Proto/Host through.
+    const forwarded = fromForwarded(req.headers.forwarded)
+    const xForwarded = fromXForwarded(req)
+    const fwdProto = forwarded?.proto ?? xForwarded.proto
+    const fwdHost = forwarded?.host ?? xForwarded.host
+    if (fwdProto && PROTO.test(fwdProto)) proto = fwdProto
+    if (fwdHost && HOST.test(fwdHost)) host = fwdHost
   }
   if (!host || !HOST.test(host)) return path
   return `${proto}://${host}${path}`

@@ -5,6 +5,7 @@
 import createDebug from 'debug'
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { declaresBody } from './body.js'
 import { applyCors, isPreflight } from './cors.js'
 import { replyError, type Context, type Server } from './context.js'
 import { ERRORS, TusError } from './errors.js'
@@ -62,7 +63,7 @@ function advertisedExtensions(options: ResolvedOptions): string {
 export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOptions<Req> = {}): TusMiddleware {
   const options = normalizeOptions(input)
   const emitter = new EventEmitter()
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), waiting: new Map(), receiving: 0 }
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), waiting: new Map(), writing: new Set(), receiving: 0 }
   const cleaner = startCleanup(server)
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
@@ -131,9 +132,7 @@ function fail(ctx: Context, err: unknown, next: NextFunction | undefined): void 
 }
 
 function hasUnreadBody(req: IncomingMessage): boolean {
-  const declared = req.headers['content-length']
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (declared !== undefined && declared !== '0')
-  return hasBody && !req.readableEnded
+  return declaresBody(req, Number(req.headers['content-length'] ?? 0)) && !req.readableEnded
 }
 
 function passOn(res: ServerResponse, next: NextFunction | undefined): void {

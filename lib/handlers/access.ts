@@ -65,19 +65,40 @@ export async function admitUpload<T>(ctx: Context, fn: () => Promise<T>): Promis
   }
 }
 
+interface LoadOptions {
+  /** Ask the authorize hook (false when the caller already did). */
+  authorize?: boolean
+  /** Remove an expired upload (only under its lock); false just answers 410. */
+  removeExpired?: boolean
+}
+
 /**
- * The upload named by the URL, after the authorize hook agreed; 404 when there is none, 410 (and removed)
- * when it expired (spec: expiration). An unfinished final upload is checked by settleFinal instead, as it is
- * as active as its parts.
+ * The upload named by the URL, after the authorize hook agreed; 404 when there is none, 410 when it expired
+ * (spec: expiration), and removed then if the caller holds the lock. An unfinished final upload is checked by
+ * settleFinal instead, as it is as active as its parts.
  */
-export async function loadUpload(ctx: Context, id: string, action: Action): Promise<Upload> {
+export async function loadUpload(ctx: Context, id: string, action: Action, options: LoadOptions = {}): Promise<Upload> {
   const upload = await ctx.options.store.get(id)
   if (!upload) throw new TusError('NOT_FOUND')
-  if (ctx.options.authorize) await ctx.options.authorize(snapshot(upload), ctx.req, action)
+  if (options.authorize !== false && ctx.options.authorize) await ctx.options.authorize(snapshot(upload), ctx.req, action)
   const unfinishedFinal = upload.concat?.type === 'final' && upload.completedAt === undefined
   if (!unfinishedFinal && isExpired(ctx.options, upload)) {
-    await removeExpired(ctx.server, upload)
+    if (options.removeExpired !== false) await removeExpired(ctx.server, upload)
     throw new TusError('GONE')
   }
-  return withExpiry(ctx.options, upload)
+  return ctx.options.expireAfter === undefined ? upload : withExpiry(ctx.options, upload)
+}
+
+/**
+ * Runs `fn` with the upload, holding its lock. The authorize hook is asked before the lock is requested:
+ * asking for the lock makes the current holder stop reading its body, so a request that may not touch the
+ * upload must never get that far (anyone with the URL could keep cutting the owner's upload off).
+ */
+export async function withUpload<T>(ctx: Context, id: string, action: Action, fn: (upload: Upload) => Promise<T>): Promise<T> {
+  if (ctx.options.authorize) {
+    const upload = await ctx.options.store.get(id)
+    if (!upload) throw new TusError('NOT_FOUND')
+    await ctx.options.authorize(snapshot(upload), ctx.req, action)
+  }
+  return withLock(ctx, id, async () => fn(await loadUpload(ctx, id, action, { authorize: false })))
 }

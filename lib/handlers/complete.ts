@@ -6,6 +6,7 @@
  */
 import { emitLater, type Context } from '../context.js'
 import { isComplete, snapshot, type Upload } from '../upload.js'
+import { settleWaiting } from './concat.js'
 
 export async function completeIfDone(ctx: Context, upload: Upload): Promise<Upload> {
   if (upload.completedAt !== undefined || !isComplete(upload)) return upload
@@ -13,5 +14,7 @@ export async function completeIfDone(ctx: Context, upload: Upload): Promise<Uplo
   if (ctx.options.onComplete && !partial) await ctx.options.onComplete(snapshot(upload), ctx.req)
   const done = { ...upload, ...(await ctx.options.store.update(upload.id, { completedAt: new Date().toISOString() })) }
   if (!partial) emitLater(ctx, 'completed', snapshot(done))
+  // A finished part may be the last one some final upload waits for (spec: concatenation-unfinished).
+  else await settleWaiting(ctx, done.id)
   return done
 }

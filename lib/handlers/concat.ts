@@ -11,6 +11,8 @@ import { idFromUrl } from '../protocol/concat.js'
 import type { DataStore } from '../stores/data-store.js'
 import { isComplete, snapshot, type Upload } from '../upload.js'
 import { withLock } from './access.js'
+import { forgetWaiting, takeWaiting, unwait, waitFor } from '../waiting.js'
+import { storeCan } from '../stores/data-store.js'
 import { completeIfDone } from './complete.js'
 
 const debug = createDebug('tus-middleware:concat')
@@ -27,8 +29,9 @@ export async function resolveParts(ctx: Context, urls: string[]): Promise<Upload
     if (seen.has(id)) continue
     const part = await ctx.options.store.get(id)
     if (!part || isExpired(ctx.options, part)) throw new TusError('CONCAT_UNKNOWN_PART')
-    if (part.concat?.type !== 'partial') throw new TusError('CONCAT_NOT_PARTIAL')
+    // Asked before anything else is said about the upload.
     if (ctx.options.authorize) await ctx.options.authorize(snapshot(part), ctx.req, 'concatenate')
+    if (part.concat?.type !== 'partial') throw new TusError('CONCAT_NOT_PARTIAL')
     seen.set(id, part)
   }
   return ids.map((id) => seen.get(id)!)
@@ -71,23 +74,47 @@ export async function finalActivity(store: DataStore, final: Upload): Promise<Up
 export async function settleFinal(ctx: Context, final: Upload): Promise<Upload> {
   if (final.concat?.type !== 'final' || final.completedAt !== undefined) return final
   const { store } = ctx.options
+  // Registered before the parts are read: a part that finishes meanwhile then finds this final to settle.
+  for (const id of partIds(final)) waitFor(ctx.server.waiting, id, final.id)
   const parts = await loadParts(store, final)
   const ordered = partIds(final).map((id) => parts.get(id))
-  if (ordered.some((part) => part === undefined)) throw new TusError('CONCAT_PART_GONE')
-  let current = await finalActivity(store, final)
-  if (isExpired(ctx.options, current)) {
-    await removeExpired(ctx.server, current)
-    throw new TusError('GONE')
+  try {
+    if (ordered.some((part) => part === undefined)) throw new TusError('CONCAT_PART_GONE')
+    let current = await finalActivity(store, final)
+    if (isExpired(ctx.options, current)) {
+      await removeExpired(ctx.server, current)
+      throw new TusError('GONE')
+    }
+    const length = totalLength(ordered as Upload[])
+    if (current.length === undefined && length !== undefined) {
+      // Parts with deferred lengths can add up past the limit the final may have.
+      if (length > (await ctx.options.maxSize(ctx.req))) {
+        if (storeCan(store, 'termination')) await store.remove!(current.id)
+        throw new TusError('MAX_SIZE_EXCEEDED')
+      }
+      current = { ...current, ...(await store.update(current.id, { length })), updatedAt: current.updatedAt }
+    }
+    const finished = (part: Upload) => partFinished(ctx.server, part)
+    for (const part of parts.values()) if (finished(part!)) unwait(ctx.server.waiting, part!.id, final.id)
+    if (![...parts.values()].every((part) => finished(part!))) return current
+    return await assemble(ctx, current)
+  } catch (err) {
+    forgetWaiting(ctx.server.waiting, final)
+    throw err
   }
-  const length = totalLength(ordered as Upload[])
-  if (current.length === undefined && length !== undefined) {
-    current = { ...current, ...(await store.update(current.id, { length })), updatedAt: current.updatedAt }
-  }
-  const unfinished = [...parts.values()].filter((part) => !isComplete(part!))
-  if (unfinished.length > 0) {
-    for (const part of unfinished) waitFor(ctx.server, part!.id, current.id)
-    return current
-  }
+}
+
+/**
+ * A part is finished once completedAt is set; or when all its bytes are in and no request is writing it (a
+ * process that died between the last byte and the record). A part whose last bytes are still being checked
+ * has offset === length for a moment, and may yet be refused and cut back: it is not finished.
+ */
+const partFinished = (server: Server, part: Upload): boolean =>
+  part.completedAt !== undefined || (isComplete(part) && !server.writing.has(part.id))
+
+async function assemble(ctx: Context, final: Upload): Promise<Upload> {
+  let current = final
+  const { store } = ctx.options
   if (current.offset !== current.length) {
     current = await store.concatenate!(current.id, partIds(current))
     debug('assembled %s from %d parts', current.id, partIds(current).length)
@@ -95,17 +122,10 @@ export async function settleFinal(ctx: Context, final: Upload): Promise<Upload> 
   return completeIfDone(ctx, current)
 }
 
-function waitFor(server: Server, partId: string, finalId: string): void {
-  let finals = server.waiting.get(partId)
-  if (!finals) server.waiting.set(partId, (finals = new Set()))
-  finals.add(finalId)
-}
-
 /** A partial upload just completed: settle the final uploads waiting for it (concatenation-unfinished). */
 export async function settleWaiting(ctx: Context, partId: string): Promise<void> {
-  const finals = ctx.server.waiting.get(partId)
+  const finals = takeWaiting(ctx.server.waiting, partId)
   if (!finals) return
-  ctx.server.waiting.delete(partId)
   for (const finalId of finals) {
     try {
       await withLock(ctx, finalId, async () => {

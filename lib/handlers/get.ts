@@ -57,13 +57,15 @@ export async function handleGet(ctx: Context, id: string): Promise<void> {
   await pipeline(stream, res).catch(() => {})
 }
 
-/** An unfinished final upload is settled (under its lock) first: it may just have become complete. */
+/**
+ * A download takes no lock, so it never interrupts an upload, and it leaves removing an expired upload to
+ * requests that hold the lock. An unfinished final upload is settled under its lock first: it may just have
+ * become complete.
+ */
 async function load(ctx: Context, id: string): Promise<Upload> {
-  const peek = await ctx.options.store.get(id)
-  if (peek?.concat?.type === 'final' && peek.completedAt === undefined) {
-    return withLock(ctx, id, async () => settleFinal(ctx, await loadUpload(ctx, id, 'get')))
-  }
-  return loadUpload(ctx, id, 'get')
+  const upload = await loadUpload(ctx, id, 'get', { removeExpired: false })
+  if (upload.concat?.type !== 'final' || upload.completedAt !== undefined) return upload
+  return withLock(ctx, id, async () => settleFinal(ctx, await loadUpload(ctx, id, 'get', { authorize: false })))
 }
 
 interface Validators {

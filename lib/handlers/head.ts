@@ -4,7 +4,7 @@ import { expiresHeader } from '../expiration.js'
 import { formatMetadata } from '../protocol/metadata.js'
 import { isComplete, type Upload } from '../upload.js'
 import type { ResolvedOptions } from '../options.js'
-import { loadUpload, withLock } from './access.js'
+import { withUpload } from './access.js'
 import { completeIfDone } from './complete.js'
 import { settleFinal } from './concat.js'
 
@@ -26,9 +26,8 @@ export function stateHeaders(options: ResolvedOptions, upload: Upload): Headers 
 export async function handleHead(ctx: Context, id: string): Promise<void> {
   // The lock makes a HEAD wait for (and take over from) a PATCH still hanging on a dead connection,
   // so the offset it reports is final.
-  const upload = await withLock(ctx, id, async () => {
-    const found = await loadUpload(ctx, id, 'head')
-    return found.concat?.type === 'final' ? settleFinal(ctx, found) : completeIfDone(ctx, found)
-  })
+  const upload = await withUpload(ctx, id, 'head', async (found) =>
+    found.concat?.type === 'final' ? settleFinal(ctx, found) : completeIfDone(ctx, found),
+  )
   reply(ctx, 200, { ...stateHeaders(ctx.options, upload), 'Cache-Control': 'no-store' })
 }

@@ -5,7 +5,7 @@ import { TusError } from '../errors.js'
 import { isOffsetOctetStream, parseContentLength, parseUploadLength, parseUploadOffset } from '../protocol/headers.js'
 import type { Upload } from '../upload.js'
 import { expiresHeader } from '../expiration.js'
-import { admitUpload, loadUpload, withLock } from './access.js'
+import { admitUpload, withUpload } from './access.js'
 import { planChecksum } from './verify.js'
 import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
 
@@ -18,8 +18,8 @@ export async function handlePatch(ctx: Context, id: string): Promise<void> {
   if (bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
   const plan = planChecksum(ctx) // a bad checksum header is refused before any byte is read
 
-  await admitUpload(ctx, () => withLock(ctx, id, async () => {
-    let upload = await loadUpload(ctx, id, 'patch')
+  await admitUpload(ctx, () => withUpload(ctx, id, 'patch', async (found) => {
+    let upload = found
     // spec: concatenation: a final upload is made of its parts, never patched.
     if (upload.concat?.type === 'final') throw new TusError('CONCAT_FINAL_PATCH')
     if (offset !== upload.offset) throw new TusError('OFFSET_MISMATCH')

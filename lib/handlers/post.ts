@@ -1,7 +1,7 @@
 /**
  * POST: create an upload (spec: creation; creation-defer-length; creation-with-upload; concatenation).
  */
-import { bodyWasConsumed } from '../body.js'
+import { bodyWasConsumed, declaresBody } from '../body.js'
 import { emitLater, reply, type Context } from '../context.js'
 import { TusError } from '../errors.js'
 import { expiresHeader } from '../expiration.js'
@@ -15,7 +15,8 @@ import {
 import { assertMetadata, parseMetadata } from '../protocol/metadata.js'
 import { storeCan } from '../stores/data-store.js'
 import { assertId, generateId } from '../stores/ids.js'
-import { snapshot, type NewUpload } from '../upload.js'
+import { snapshot, type NewUpload, type Upload } from '../upload.js'
+import { forgetWaiting } from '../waiting.js'
 import { locationOf } from '../location.js'
 import { admitUpload, withLock } from './access.js'
 import { completeIfDone } from './complete.js'
@@ -39,7 +40,7 @@ export async function handlePost(ctx: Context): Promise<void> {
   // spec: creation-with-upload: a body is upload data only with the tus media type.
   const contentLength = parseContentLength(req.headers['content-length'])
   const withUpload = isOffsetOctetStream(req.headers['content-type'])
-  if (hasBody(ctx, contentLength) && !withUpload) throw new TusError('INVALID_CONTENT_TYPE')
+  if (declaresBody(req, contentLength) && !withUpload) throw new TusError('INVALID_CONTENT_TYPE')
   if (withUpload && bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
   const plan = planChecksum(ctx)
 
@@ -61,21 +62,14 @@ interface Creation {
 async function create(ctx: Context, creation: Creation): Promise<void> {
   const { length, metadata, contentLength, withUpload, partial, plan } = creation
   const { options } = ctx
-  let draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
+  const draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
   if (partial) draft.concat = { type: 'partial' }
-  if (options.onCreate) draft = await applyCreateHook(ctx, draft)
-  if (withUpload && length !== undefined) checkDeclaredSize({ ...draft, offset: 0 }, contentLength, length)
-
-  let upload = await options.store.create(draft)
-  const firstEvent = ctx.events.length
-  emitLater(ctx, 'created', snapshot(upload))
-  const location = locationOf(ctx, upload.id)
-
-  if (!withUpload) {
-    upload = await completeIfDone(ctx, upload) // a zero-length upload is complete at once
-    return reply(ctx, 201, { Location: location, ...expiresHeader(options, upload) })
-  }
-  try {
+  await createRecord(ctx, draft, async (upload) => {
+    const location = locationOf(ctx, upload.id)
+    if (!withUpload) {
+      const done = await completeIfDone(ctx, upload) // a zero-length upload is complete at once
+      return reply(ctx, 201, { Location: location, ...expiresHeader(options, done) })
+    }
     await withLock(ctx, upload.id, async () => {
       const limit = await byteLimit(ctx, upload)
       checkDeclaredSize(upload, contentLength, limit)
@@ -86,13 +80,9 @@ async function create(ctx: Context, creation: Creation): Promise<void> {
         ...expiresHeader(options, received.upload),
       })
     })
-  } catch (err) {
-    // A refused creation leaves nothing behind: the client never learnt the upload's URL (a checksum
-    // mismatch, a body past the length, onComplete refusing).
-    ctx.events.splice(firstEvent)
-    if (options.store.remove) await options.store.remove(upload.id).catch(() => {})
-    throw err
-  }
+  }, (upload) => {
+    if (withUpload && upload.length !== undefined) checkDeclaredSize({ ...upload, offset: 0 }, contentLength, upload.length)
+  })
 }
 
 /** spec: concatenation: a final upload, made of partial uploads, assembled as soon as they are all complete. */
@@ -101,25 +91,49 @@ async function createFinal(ctx: Context, urls: string[]): Promise<void> {
   if (req.headers['upload-length'] !== undefined || req.headers['upload-defer-length'] !== undefined) {
     throw new TusError('CONCAT_WITH_LENGTH')
   }
-  if (hasBody(ctx, parseContentLength(req.headers['content-length']))) throw new TusError('CONCAT_WITH_BODY')
+  if (declaresBody(req, parseContentLength(req.headers['content-length']))) throw new TusError('CONCAT_WITH_BODY')
   const metadata = parseMetadata(req.headers['upload-metadata'], options.maxMetadataSize)
   const parts = await resolveParts(ctx, urls)
   const length = totalLength(parts)
   if (length !== undefined && length > (await options.maxSize(req))) throw new TusError('MAX_SIZE_EXCEEDED')
   const header = String(req.headers['upload-concat']).trim()
-
-  let draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
+  const draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
   draft.concat = { type: 'final', parts: parts.map((p) => p.id), header }
-  if (options.onCreate) draft = await applyCreateHook(ctx, draft)
-  const created = await options.store.create(draft)
-  emitLater(ctx, 'created', snapshot(created))
-  const upload = await withLock(ctx, created.id, () => settleFinal(ctx, created))
-  reply(ctx, 201, { Location: locationOf(ctx, upload.id), ...expiresHeader(options, upload) })
+  await createRecord(ctx, draft, async (created) => {
+    const upload = await withLock(ctx, created.id, () => settleFinal(ctx, created))
+    reply(ctx, 201, { Location: locationOf(ctx, upload.id), ...expiresHeader(options, upload) })
+  })
 }
 
-function hasBody(ctx: Context, contentLength: number | undefined): boolean {
-  return (contentLength ?? 0) > 0 || (contentLength === undefined && ctx.req.headers['transfer-encoding'] !== undefined)
+/**
+ * Runs onCreate, creates the upload, and hands it to `then`. If `then` fails, the creation is undone: the
+ * client never learnt the upload's URL (a checksum mismatch, a body past the length, onComplete refusing),
+ * so nothing is left behind and no `created` event goes out.
+ */
+async function createRecord(
+  ctx: Context,
+  draft: NewUpload,
+  then: (upload: Upload) => Promise<void>,
+  check?: (draft: NewUpload) => void,
+): Promise<void> {
+  const { store } = ctx.options
+  const final = ctx.options.onCreate ? await applyCreateHook(ctx, draft) : draft
+  check?.(final)
+  const upload = await store.create(final)
+  const firstEvent = ctx.events.length
+  emitLater(ctx, 'created', snapshot(upload))
+  try {
+    await then(upload)
+  } catch (err) {
+    ctx.events.splice(firstEvent)
+    if (storeCan(store, 'termination')) {
+      await store.remove!(upload.id).catch(() => {})
+      forgetWaiting(ctx.server.waiting, upload)
+    }
+    throw err
+  }
 }
+
 
 async function applyCreateHook(ctx: Context, draft: NewUpload): Promise<NewUpload> {
   const result = await ctx.options.onCreate!(snapshot({ ...draft, offset: 0 }), ctx.req)

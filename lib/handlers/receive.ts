@@ -10,7 +10,6 @@ import { safeEmit } from '../events.js'
 import { snapshot, type Upload } from '../upload.js'
 import { withExpiry } from '../expiration.js'
 import { completeIfDone } from './complete.js'
-import { settleWaiting } from './concat.js'
 import { verifyChunk, type ChecksumPlan } from './verify.js'
 
 const debug = createDebug('tus-middleware:patch')
@@ -39,14 +38,38 @@ export function checkDeclaredSize(upload: Upload, contentLength: number | undefi
  * (spec: creation-defer-length), so a refused request leaves it undeclared.
  */
 export async function receive(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan, storeLength = false): Promise<Received> {
+  const { writing } = ctx.server
+  writing.add(upload.id)
+  let stored: { offset: number; reason: StopReason }
+  try {
+    stored = await storeBody(ctx, upload, limit, plan)
+  } finally {
+    writing.delete(upload.id)
+  }
+  const { offset, reason } = stored
+  let current: Upload = { ...upload, offset }
+  if (storeLength) current = { ...(await ctx.options.store.update(upload.id, { length: upload.length })), offset }
+  if (offset !== upload.offset) {
+    current = withExpiry(ctx.options, { ...current, updatedAt: new Date().toISOString() })
+    emitLater(ctx, 'progress', snapshot(current))
+  }
+  current = await completeIfDone(ctx, current)
+  return { upload: current, reason }
+}
+
+/** Writes the body, then keeps it only if it is accepted: within the limit, and verified when checksummed. */
+async function storeBody(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan): Promise<{ offset: number; reason: StopReason }> {
   const { store, progressInterval, bodyIdleTimeout } = ctx.options
   const start = upload.offset
+  // Live progress only for bytes that cannot be taken back: not for a creation (refused, it leaves nothing
+  // and no `created` event), nor for a body whose checksum is still to be checked.
+  const live = ctx.method !== 'POST' && plan.hash === undefined && !plan.trailerDeclared
   const reader = new BodyReader(ctx.req, {
     limit,
     idleTimeout: bodyIdleTimeout,
     progressInterval,
     onChunk: plan.hash && ((chunk) => plan.hash!.update(chunk)),
-    onProgress: (bytes) => safeEmit(ctx.server.emitter, 'progress', snapshot({ ...upload, offset: start + bytes })),
+    onProgress: live ? (bytes) => safeEmit(ctx.server.emitter, 'progress', snapshot({ ...upload, offset: start + bytes })) : undefined,
   })
   ctx.reader = reader
   // A newer request for this upload already asked for the lock: let it have it at once, with the offset as is.
@@ -69,16 +92,7 @@ export async function receive(ctx: Context, upload: Upload, limit: number, plan:
     await store.truncate(upload.id, start)
     throw new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
   }
-  offset = await verifyChunk(ctx, upload.id, plan, start, offset, reason)
-  let current: Upload = { ...upload, offset }
-  if (storeLength) current = { ...(await store.update(upload.id, { length: upload.length })), offset }
-  if (offset !== start) {
-    current = withExpiry(ctx.options, { ...current, updatedAt: new Date().toISOString() })
-    emitLater(ctx, 'progress', snapshot(current))
-  }
-  current = await completeIfDone(ctx, current)
-  if (current.concat?.type === 'partial' && current.completedAt !== undefined) await settleWaiting(ctx, current.id)
-  return { upload: current, reason }
+  return { offset: await verifyChunk(ctx, upload.id, plan, start, offset, reason), reason }
 }
 
 /**

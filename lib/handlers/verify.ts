@@ -54,6 +54,9 @@ export async function verifyChunk(ctx: Context, id: string, plan: ChecksumPlan, 
   let expected = plan.header
   let actual: Buffer | undefined
   try {
+    if (plan.trailerDeclared && trailer === undefined && !expected) {
+      throw new TusError('INVALID_CHECKSUM', 'The Upload-Checksum trailer the request announced did not come')
+    }
     if (trailer !== undefined) {
       if (expected) throw new TusError('INVALID_CHECKSUM', 'Upload-Checksum was sent both as a header and as a trailer')
       expected = parseChecksum(trailer)!

@@ -80,3 +80,15 @@ it('stores a chunked body without any checksum as usual', async () => {
   expect((await chunkedPatch(url, 0, [data.subarray(0, 2500), data.subarray(2500)])).status).toBe(204)
   expect(sha256(await stored(store, url))).toBe(sha256(data))
 })
+
+it('responds 400 when the announced Upload-Checksum trailer never comes, discarding the chunk', async () => {
+  const { server, store } = await setup()
+  const url = await createUpload(server.url, { 'Upload-Length': 10 })
+  const res = await send('PATCH', url, {
+    headers: { ...OCTET, 'Upload-Offset': 0, Trailer: 'Upload-Checksum' },
+    chunks: [Buffer.from('abcde')],
+  })
+  expect(res.status).toBe(400)
+  expect((await head(url)).header('upload-offset')).toBe('0')
+  expect((await stored(store, url)).length).toBe(0)
+})

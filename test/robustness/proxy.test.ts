@@ -54,6 +54,15 @@ describe('Location behind a proxy', () => {
     expect(res.headers.location).toMatch(/^http:\/\/internal:8080\/files\//)
   })
 
+  it('takes X-Forwarded-Proto/Host when a trusted Forwarded header names neither', async () => {
+    const res = await post(app({ trustProxy: true }), {
+      Forwarded: 'for=203.0.113.7',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Host': 'up.example.com',
+    })
+    expect(res.headers.location).toMatch(/^https:\/\/up\.example\.com\/files\//)
+  })
+
   it('rejects a non-boolean trustProxy at factory time', () => {
     expect(() => tus({ store: new MemoryStore(), trustProxy: 'yes' as never })).toThrow(/trustProxy/)
   })
