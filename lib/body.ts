@@ -40,13 +40,10 @@ export class BodyReader implements AsyncIterable<Buffer> {
   private lastProgress = 0
   private readonly req: IncomingMessage
   private readonly opts: BodyOptions
-  private readonly done: Promise<void>
-  private resolveDone!: () => void
 
   constructor(req: IncomingMessage, opts: BodyOptions) {
     this.req = req
     this.opts = opts
-    this.done = new Promise((resolve) => (this.resolveDone = resolve))
     // `complete` only says the parser has seen the whole message; buffered bytes may still be unread.
     if (req.readableEnded) {
       this.finish('end')
@@ -67,13 +64,8 @@ export class BodyReader implements AsyncIterable<Buffer> {
   }
 
   /** Ask the reader to stop (lock takeover): the iterable ends after the chunks already queued. */
-  stop(reason: 'released' | 'timeout'): void {
+  stop(reason: 'released'): void {
     this.finish(reason)
-  }
-
-  /** Resolves once the body has ended, for whatever reason. */
-  get finished(): Promise<void> {
-    return this.done
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
@@ -160,7 +152,6 @@ export class BodyReader implements AsyncIterable<Buffer> {
     const waiter = this.waiter
     this.waiter = undefined
     waiter?.({ done: true, value: undefined })
-    this.resolveDone()
   }
 }
 

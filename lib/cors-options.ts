@@ -3,6 +3,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from './protocol/constants.js'
+import { optionError } from './errors.js'
 
 export interface CorsOptions {
   /**
@@ -35,9 +36,7 @@ const EXTRA_EXPOSED = ['Upload-Checksum', 'Retry-After', 'Content-Disposition', 
 /** A header name token (RFC 9110 field-name). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-const fail = (name: string, what: string): never => {
-  throw new TypeError(`tus(): option "cors.${name}" must be ${what}`)
-}
+const fail = (name: string, what: string): never => optionError(`cors.${name}`, what)
 
 function headerList(value: unknown, name: string): string[] {
   if (value === undefined) return []

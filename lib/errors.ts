@@ -50,7 +50,7 @@ export type ErrorCode = keyof typeof ERRORS
 export class TusError extends Error {
   readonly code: ErrorCode | string
   readonly status: number
-  /** Whether `message` may be shown to the client (always true for table codes). */
+  /** Whether `message` may be shown to the client: true for every code but INTERNAL. */
   readonly expose: boolean
 
   constructor(code: ErrorCode, message?: string)
@@ -58,11 +58,11 @@ export class TusError extends Error {
   constructor(code: string, message?: string, status?: number) {
     const entry = (ERRORS as Record<string, { status: number; message: string }>)[code]
     if (!entry && status === undefined) throw new TypeError(`TusError: unknown code ${code}; pass a status`)
-    super(message ?? entry.message)
+    super(message ?? entry?.message ?? code)
     this.name = 'TusError'
     this.code = code
     this.status = status ?? entry.status
-    this.expose = this.status < 500 || code !== 'INTERNAL'
+    this.expose = code !== 'INTERNAL'
     if (!Number.isInteger(this.status) || this.status < 400 || this.status > 599) {
       throw new TypeError(`TusError: status must be 400..599, got ${status}`)
     }
@@ -70,3 +70,8 @@ export class TusError extends Error {
 }
 
 export const isTusError = (err: unknown): err is TusError => err instanceof TusError
+
+/** A bad option, found when tus() is called: a TypeError that names it. */
+export function optionError(name: string, what: string): never {
+  throw new TypeError(`tus(): option "${name}" must be ${what}`)
+}

@@ -4,6 +4,7 @@
  */
 import createDebug from 'debug'
 import type { Server } from './context.js'
+import { TusError } from './errors.js'
 import { safeEmit } from './events.js'
 import { forgetWaiting } from './waiting.js'
 import type { ResolvedOptions } from './options.js'
@@ -49,4 +50,10 @@ export async function removeExpired(server: Server, upload: Upload): Promise<boo
   debug('removed expired upload %s', upload.id)
   safeEmit(server.emitter, 'expired', snapshot(withExpiry(server.options, upload)))
   return true
+}
+
+/** 410 for an expired upload (spec: expiration), removing it first when the caller holds its lock. */
+export async function refuseExpired(server: Server, upload: Upload, remove: boolean): Promise<never> {
+  if (remove) await removeExpired(server, upload)
+  throw new TusError('GONE')
 }

@@ -45,7 +45,7 @@ export interface TusMiddleware extends TusEmitter {
 const UPLOAD_METHODS = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS'])
 const COLLECTION_METHODS = new Set(['POST', 'OPTIONS'])
 /** Methods a client may ask for with X-HTTP-Method-Override (spec: core, X-HTTP-Method-Override). */
-const OVERRIDABLE = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'POST', 'OPTIONS'])
+const OVERRIDABLE = new Set([...UPLOAD_METHODS, ...COLLECTION_METHODS])
 
 /** Exactly the extensions this configuration serves (spec: core, Tus-Extension). */
 function advertisedExtensions(options: ResolvedOptions): string {
@@ -54,7 +54,7 @@ function advertisedExtensions(options: ResolvedOptions): string {
   if (storeCan(store, 'termination')) list.push('termination')
   list.push('checksum')
   // A trailer checksum is checked by reading the stored bytes back.
-  if (typeof store.read === 'function') list.push('checksum-trailer')
+  if (storeCan(store, 'read')) list.push('checksum-trailer')
   if (storeCan(store, 'concatenation')) list.push('concatenation', 'concatenation-unfinished')
   if (options.expireAfter !== undefined) list.push('expiration')
   return list.join(',')
@@ -101,10 +101,10 @@ async function dispatch(ctx: Context): Promise<void> {
     case 'PATCH':
       return handlePatch(ctx, id)
     case 'DELETE':
-      if (!ctx.options.store.remove) throw new TusError('METHOD_NOT_ALLOWED')
+      if (!storeCan(ctx.options.store, 'termination')) throw new TusError('METHOD_NOT_ALLOWED')
       return handleDelete(ctx, id)
     case 'GET':
-      if (!ctx.options.store.read) throw new TusError('METHOD_NOT_ALLOWED')
+      if (!storeCan(ctx.options.store, 'read')) throw new TusError('METHOD_NOT_ALLOWED')
       return handleGet(ctx, id)
   }
 }

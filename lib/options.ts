@@ -10,6 +10,7 @@ import type { Metadata } from './protocol/metadata.js'
 import { assertStore, storeCan, type DataStore } from './stores/data-store.js'
 import { FileStore } from './stores/file-store.js'
 import type { Upload } from './upload.js'
+import { optionError } from './errors.js'
 
 /** What a request wants to do with an existing upload; 'concatenate': name it as a part of a final upload. */
 export type Action = 'head' | 'patch' | 'get' | 'delete' | 'concatenate'
@@ -109,9 +110,7 @@ function bool(options: Record<string, unknown>, name: string): boolean {
   return (value as boolean | undefined) ?? false
 }
 
-const fail = (name: string, what: string): never => {
-  throw new TypeError(`tus(): option "${name}" must be ${what}`)
-}
+const fail = optionError
 
 function count(options: Record<string, unknown>, name: string, fallback: number, min = 0): number {
   const value = options[name]

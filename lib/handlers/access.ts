@@ -5,7 +5,7 @@ import type { Context } from '../context.js'
 import { TusError } from '../errors.js'
 import type { LockOptions } from '../locks/locker.js'
 import type { Action } from '../options.js'
-import { isExpired, removeExpired, withExpiry } from '../expiration.js'
+import { isExpired, refuseExpired, withExpiry } from '../expiration.js'
 import { snapshot, type Upload } from '../upload.js'
 
 /**
@@ -82,10 +82,7 @@ export async function loadUpload(ctx: Context, id: string, action: Action, optio
   if (!upload) throw new TusError('NOT_FOUND')
   if (options.authorize !== false && ctx.options.authorize) await ctx.options.authorize(snapshot(upload), ctx.req, action)
   const unfinishedFinal = upload.concat?.type === 'final' && upload.completedAt === undefined
-  if (!unfinishedFinal && isExpired(ctx.options, upload)) {
-    if (options.removeExpired !== false) await removeExpired(ctx.server, upload)
-    throw new TusError('GONE')
-  }
+  if (!unfinishedFinal && isExpired(ctx.options, upload)) await refuseExpired(ctx.server, upload, options.removeExpired !== false)
   return ctx.options.expireAfter === undefined ? upload : withExpiry(ctx.options, upload)
 }
 

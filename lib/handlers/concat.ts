@@ -6,7 +6,7 @@
 import createDebug from 'debug'
 import type { Context, Server } from '../context.js'
 import { TusError } from '../errors.js'
-import { isExpired, removeExpired } from '../expiration.js'
+import { isExpired, refuseExpired } from '../expiration.js'
 import { idFromUrl } from '../protocol/concat.js'
 import type { DataStore } from '../stores/data-store.js'
 import { isComplete, snapshot, type Upload } from '../upload.js'
@@ -81,10 +81,7 @@ export async function settleFinal(ctx: Context, final: Upload): Promise<Upload> 
   try {
     if (ordered.some((part) => part === undefined)) throw new TusError('CONCAT_PART_GONE')
     let current = await finalActivity(store, final)
-    if (isExpired(ctx.options, current)) {
-      await removeExpired(ctx.server, current)
-      throw new TusError('GONE')
-    }
+    if (isExpired(ctx.options, current)) await refuseExpired(ctx.server, current, true)
     const length = totalLength(ordered as Upload[])
     if (current.length === undefined && length !== undefined) {
       // Parts with deferred lengths can add up past the limit the final may have.

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import type { StopReason } from '../body.js'
 import type { Context } from '../context.js'
 import { TusError } from '../errors.js'
+import { storeCan } from '../stores/data-store.js'
 import { createStreamingHash, parseChecksum, type Checksum, type StreamingHash } from '../protocol/checksum.js'
 
 export interface ChecksumPlan {
@@ -36,7 +37,7 @@ export function planChecksum(ctx: Context): ChecksumPlan {
   }
 }
 
-export const canVerifyTrailer = (ctx: Context): boolean => typeof ctx.options.store.read === 'function'
+const canVerifyTrailer = (ctx: Context): boolean => storeCan(ctx.options.store, 'read')
 
 /**
  * Checks the chunk stored at [start, end) and resolves with the offset that stands: `end` when it is verified

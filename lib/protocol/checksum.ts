@@ -3,6 +3,7 @@
  */
 import { createHash } from 'node:crypto'
 import { TusError } from '../errors.js'
+import { BASE64 } from './headers.js'
 import { Crc32Hash } from './crc32.js'
 
 /** Advertised in Tus-Checksum-Algorithm; sha1 is the one the spec requires. */
@@ -10,7 +11,6 @@ export const CHECKSUM_ALGORITHMS = ['sha1', 'md5', 'sha256', 'sha512', 'crc32'] 
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number]
 
 const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = { sha1: 20, md5: 16, sha256: 32, sha512: 64, crc32: 4 }
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 export interface Checksum {
   algorithm: ChecksumAlgorithm

@@ -14,6 +14,9 @@ function single(value: HeaderValue, code: 'INVALID_OFFSET' | 'INVALID_LENGTH' | 
 
 const DIGITS = /^[0-9]{1,16}$/
 
+/** Canonical, padded base64 (Upload-Metadata values, Upload-Checksum digests). */
+export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
 /** Non-negative decimal integer and nothing else: no sign, exponent, hex, spaces or fraction. */
 export function parseNonNegativeInt(value: string, code: 'INVALID_OFFSET' | 'INVALID_LENGTH' | 'INVALID_CONTENT_LENGTH'): number {
   if (!DIGITS.test(value)) throw new TusError(code)
@@ -22,7 +25,7 @@ export function parseNonNegativeInt(value: string, code: 'INVALID_OFFSET' | 'INV
   return n
 }
 
-/** spec: core, Tus-Resumable. Undefined means the client's version is missing or unsupported. */
+/** spec: core, Tus-Resumable: false when the client's version is missing or one this server does not speak. */
 export function isSupportedVersion(value: HeaderValue): boolean {
   return typeof value === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(value.trim())
 }

@@ -2,10 +2,10 @@
  * Upload-Metadata: comma-separated `key base64value` pairs (spec: creation, Upload-Metadata).
  */
 import { TusError } from '../errors.js'
+import { BASE64 } from './headers.js'
 
 /** Keys: non-empty, no spaces, commas or control characters; printable ASCII. */
 const KEY = /^[\x21-\x2b\x2d-\x7e]+$/
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 const decoder = new TextDecoder('utf-8')
 

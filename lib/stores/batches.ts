@@ -5,6 +5,7 @@
  * (a slow or stalled client does not keep received bytes off the disk), or when the body ends. If the body
  * fails, what was gathered is handed out before the error is thrown, so that it can still be stored.
  */
+import type { FileHandle } from 'node:fs/promises'
 import { isBufferedBody } from './data-store.js'
 
 const TIMEOUT = Symbol('timeout')
@@ -75,4 +76,21 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMEOUT>
       },
     )
   })
+}
+
+/** Writes `chunks` in order at `position` (one writev, then again for whatever a short write left). */
+export async function writeAll(fh: FileHandle, chunks: Buffer[], position: number): Promise<number> {
+  let pending = chunks
+  for (;;) {
+    const { bytesWritten } =
+      pending.length === 1 ? await fh.write(pending[0], 0, pending[0].length, position) : await fh.writev(pending, position)
+    if (bytesWritten === 0) throw new Error('FileStore: a write stored no bytes')
+    position += bytesWritten
+    let skip = bytesWritten
+    let i = 0
+    while (i < pending.length && skip >= pending[i].length) skip -= pending[i++].length
+    if (i === pending.length) return position
+    pending = pending.slice(i)
+    if (skip > 0) pending[0] = pending[0].subarray(skip)
+  }
 }

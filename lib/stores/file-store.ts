@@ -13,13 +13,14 @@
  * Concatenation copies the parts into a hidden temp file that is renamed over the .bin: all or nothing.
  */
 import createDebug from 'debug'
-import { mkdir, open, opendir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, opendir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
-import { batches } from './batches.js'
+import { batches, writeAll } from './batches.js'
+import { PendingMarkers } from './pending-markers.js'
 import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
 import { isValidId } from './ids.js'
 import { RecordCache } from './record-cache.js'
@@ -59,9 +60,8 @@ export class FileStore implements DataStore {
   private readonly syncWrites: boolean
   private readonly cache: RecordCache
   private ready: Promise<unknown> | undefined
-  private recovered: Promise<void> | undefined
   /** Provisional writes in progress in this process: id -> the offset they started at. */
-  private readonly provisional = new Map<string, number>()
+  private readonly pending: PendingMarkers
 
   constructor(options: FileStoreOptions) {
     if (!options || typeof options.directory !== 'string' || options.directory === '') {
@@ -74,6 +74,7 @@ export class FileStore implements DataStore {
       throw new TypeError('FileStore: option "cacheSize" must be an integer >= 0')
     }
     this.cache = new RecordCache(cacheSize)
+    this.pending = new PendingMarkers(this.directory, (id) => this.path(id, 'pending'), (id) => this.path(id, 'bin'), this.syncWrites)
   }
 
   async create(upload: NewUpload): Promise<Upload> {
@@ -95,7 +96,7 @@ export class FileStore implements DataStore {
 
   async get(id: string): Promise<Upload | undefined> {
     if (!isValidId(id)) return undefined
-    await this.recover()
+    await this.pending.recover()
     let text = this.cache.get(id)
     if (text === undefined) {
       const version = this.cache.version
@@ -112,7 +113,7 @@ export class FileStore implements DataStore {
     try {
       const { size, mtime } = await stat(this.path(id, 'bin'))
       // Unverified bytes of a request in progress are not part of the offset yet.
-      const start = this.provisional.get(id)
+      const start = this.pending.startOf(id)
       const offset = start === undefined ? size : Math.min(size, start)
       return { ...record, offset, updatedAt: mtime.toISOString() }
     } catch (err) {
@@ -125,8 +126,8 @@ export class FileStore implements DataStore {
   }
 
   async write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number> {
-    await this.recover()
-    if (options?.provisional) await this.markPending(id, offset)
+    await this.pending.recover()
+    if (options?.provisional) await this.pending.mark(id, offset)
     const fh = await open(this.path(id, 'bin'), 'r+')
     let position = offset
     try {
@@ -146,16 +147,16 @@ export class FileStore implements DataStore {
     } finally {
       await fh.close()
     }
-    if (this.provisional.has(id)) await this.clearPending(id)
+    await this.pending.clear(id)
   }
 
   async commit(id: string): Promise<void> {
-    if (!this.provisional.has(id)) return
+    if (this.pending.startOf(id) === undefined) return
     if (this.syncWrites) {
       const fh = await open(this.path(id, 'bin'), 'r+')
       await fh.datasync().finally(() => fh.close())
     }
-    await this.clearPending(id)
+    await this.pending.clear(id)
   }
 
   async concatenate(id: string, parts: readonly string[]): Promise<Upload> {
@@ -226,8 +227,7 @@ export class FileStore implements DataStore {
     await unlink(this.path(id, 'bin')).catch((err) => {
       if (!isMissing(err)) throw err
     })
-    await unlink(this.path(id, 'pending')).catch(() => {})
-    this.provisional.delete(id)
+    await this.pending.clear(id).catch(() => {})
     debug('removed %s', id)
   }
 
@@ -238,56 +238,6 @@ export class FileStore implements DataStore {
   }
 
   /** The file for an id; refuses anything that could leave the directory. */
-  private async markPending(id: string, offset: number): Promise<void> {
-    this.provisional.set(id, offset)
-    const path = this.path(id, 'pending')
-    if (!this.syncWrites) return writeFile(path, String(offset), { mode: 0o600 })
-    const fh = await open(path, 'w', 0o600)
-    try {
-      await fh.writeFile(String(offset))
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await syncDirectory(this.directory)
-  }
-
-  private async clearPending(id: string): Promise<void> {
-    await unlink(this.path(id, 'pending')).catch((err) => {
-      if (!isMissing(err)) throw err
-    })
-    this.provisional.delete(id)
-  }
-
-  /** Once per store: drops the unverified bytes of requests a dead process left behind (see top of file). */
-  private recover(): Promise<void> {
-    this.recovered ??= (async () => {
-      let dir
-      try {
-        dir = await opendir(this.directory)
-      } catch (err) {
-        if (isMissing(err)) return
-        throw err
-      }
-      for await (const entry of dir) {
-        if (!entry.name.endsWith('.pending') || entry.name.startsWith('.')) continue
-        const id = entry.name.slice(0, -'.pending'.length)
-        if (!isValidId(id) || this.provisional.has(id)) continue
-        const start = Number(await readFile(join(this.directory, entry.name), 'utf8'))
-        if (Number.isSafeInteger(start) && start >= 0) {
-          const fh = await open(this.path(id, 'bin'), 'r+').catch(() => undefined)
-          if (fh) await fh.truncate(start).finally(() => fh.close())
-          debug('dropped unverified bytes of %s past %d', id, start)
-        }
-        await unlink(join(this.directory, entry.name)).catch(() => {})
-      }
-    })().catch((err) => {
-      this.recovered = undefined
-      throw err
-    })
-    return this.recovered
-  }
-
   private path(id: string, ext: 'bin' | 'json' | 'pending'): string {
     if (!isValidId(id)) throw new TusError('INVALID_ID')
     const full = resolve(this.directory, `${id}.${ext}`)
@@ -301,22 +251,5 @@ export class FileStore implements DataStore {
       throw err
     })
     return this.ready
-  }
-}
-
-/** Writes `chunks` in order at `position` (one writev, then again for whatever a short write left). */
-async function writeAll(fh: FileHandle, chunks: Buffer[], position: number): Promise<number> {
-  let pending = chunks
-  for (;;) {
-    const { bytesWritten } =
-      pending.length === 1 ? await fh.write(pending[0], 0, pending[0].length, position) : await fh.writev(pending, position)
-    if (bytesWritten === 0) throw new Error('FileStore: a write stored no bytes')
-    position += bytesWritten
-    let skip = bytesWritten
-    let i = 0
-    while (i < pending.length && skip >= pending[i].length) skip -= pending[i++].length
-    if (i === pending.length) return position
-    pending = pending.slice(i)
-    if (skip > 0) pending[0] = pending[0].subarray(skip)
   }
 }
