@@ -162,7 +162,8 @@ const lines = [
 console.log(`\n${lines.join('\n')}`)
 writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify({ cfg, rounds, samples, medians }, null, 2))
 writeFileSync(join(resultsDir, 'latest.md'), `${lines.join('\n')}\n`)
-if (!args.quick && !only && args.rounds === undefined) updateReadme(lines)
+// Only a full run of every server with the default options replaces the README's table.
+if (!args.quick && !only && args.rounds === undefined && !process.env.BENCH_SERVERS) updateReadme(lines)
 
 /** Replaces the table between the markers in bench/README.md. */
 function updateReadme(table) {
