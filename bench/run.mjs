@@ -162,7 +162,6 @@ const lines = [
 console.log(`\n${lines.join('\n')}`)
 writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify({ cfg, rounds, samples, medians }, null, 2))
 writeFileSync(join(resultsDir, 'latest.md'), `${lines.join('\n')}\n`)
-// Only a full run of every server with the default options replaces the README's table.
 // Only a default run (every server, every workload, the OS temp dir, no profiler) replaces the README's table.
 const defaultRun = !args.quick && !only && args.rounds === undefined && !args.dir && !args.profile && !process.env.BENCH_SERVERS
 if (defaultRun) updateReadme(lines)
