@@ -9,7 +9,8 @@ import { FileStore, MemoryLocker } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch, patchHead, rawClient, until } from '../helpers/raw.js'
-import { startServer, tempDir, TUS, type TestServer } from '../helpers/server.js'
+import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 const escaped: unknown[] = []
 const onEscape = (err: unknown) => escaped.push(err)

@@ -9,7 +9,8 @@ import { FileStore, MemoryStore, TusError, tus } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch, patchHead, rawClient, until } from '../helpers/raw.js'
-import { startServer, tempDir, TUS } from '../helpers/server.js'
+import { startServer, tempDir } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 let cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {

@@ -10,7 +10,8 @@ import { FileStore, MemoryLocker, tus } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch } from '../helpers/raw.js'
-import { listen, tempDir, TUS } from '../helpers/server.js'
+import { listen, tempDir } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 let cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
