@@ -4,18 +4,15 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FileStore, MemoryLocker, TusError, type Lock, type Locker, type LockOptions } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
+import { useCleanup } from '../helpers/cleanup.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch, patchHead, rawClient, until } from '../helpers/raw.js'
 import { startServer, tempDir, type TestServer } from '../helpers/server.js'
 
-let cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn()
-  cleanup = []
-})
+const defer = useCleanup()
 
 /** A MemoryLocker that counts the times a holder was asked to let go, so a test can wait for a takeover request. */
 class ObservedLocker implements Locker {
@@ -41,7 +38,7 @@ async function setup(options: Record<string, unknown> = {}) {
   const locker = new ObservedLocker()
   // No idle timeout and a long lock wait: only a takeover can free a stalled upload in these tests.
   const server: TestServer = await startServer({ store, locker, lockTimeout: 10_000, bodyIdleTimeout: 0, ...options })
-  cleanup.push(dir.remove, server.close)
+  defer(dir.remove, server.close)
   const stored = (url: string) => readFile(join(dir.path, `${url.split('/').pop()}.bin`))
   return { dir, store, locker, server, stored }
 }
