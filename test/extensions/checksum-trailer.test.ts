@@ -83,7 +83,7 @@ it('responds 400 when the announced Upload-Checksum trailer never comes, discard
   const { server, store } = await setup()
   const url = await createUpload(server.url, { 'Upload-Length': 10 })
   const res = await send('PATCH', url, {
-    headers: { ...OCTET, 'Upload-Offset': 0, Trailer: 'Upload-Checksum' },
+    headers: { ...TUS, ...OCTET, 'Upload-Offset': 0, Trailer: 'Upload-Checksum' },
     chunks: [Buffer.from('abcde')],
   })
   expect(res.status).toBe(400)
