@@ -13,7 +13,7 @@ import { mountBrowserExample } from '../../examples/browser/mount.js'
 import { createApp } from '../../examples/express/app.js'
 import { randomData, sha256, sha256File } from '../helpers/bytes.js'
 import { tempDir } from '../helpers/server.js'
-import { serve, type Served } from '../frameworks/serve.js'
+import { serve, type Served } from '../helpers/server.js'
 import { hasChromium, launchChromium, CHROMIUM, type Browser } from './chromium.js'
 
 const OUTPUT = fileURLToPath(new URL('../../.test-output/', import.meta.url))

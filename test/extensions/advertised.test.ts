@@ -1,21 +1,19 @@
-import { afterEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { FileStore, MemoryStore } from 'tus-middleware'
+import { useCleanup } from '../helpers/cleanup.js'
 import { send } from '../helpers/http.js'
 import { startServer, tempDir, type TestServer } from '../helpers/server.js'
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
+const defer = useCleanup()
 
 async function extensions(server: TestServer): Promise<string> {
-  cleanups.push(server.close, () => server.uploads.close())
+  defer(server.close, () => server.uploads.close())
   return (await send('OPTIONS', server.url)).header('tus-extension')
 }
 
 it('advertises every tus 1.0 extension with FileStore and expireAfter', async () => {
   const dir = await tempDir()
-  cleanups.push(dir.remove)
+  defer(dir.remove)
   const server = await startServer({ store: new FileStore({ directory: dir.path }), expireAfter: 60_000 })
   expect(await extensions(server)).toBe(
     'creation,creation-with-upload,creation-defer-length,termination,checksum,checksum-trailer,' +

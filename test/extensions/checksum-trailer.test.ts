@@ -1,20 +1,18 @@
 import { createHash } from 'node:crypto'
-import { afterEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { createUpload, head, send, OCTET } from '../helpers/http.js'
-import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { useCleanup } from '../helpers/cleanup.js'
+import { createUpload, head, send } from '../helpers/http.js'
+import { startServer, tempFileStore, type TestServer } from '../helpers/server.js'
+import { OCTET, TUS } from '../helpers/tus.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
+const defer = useCleanup()
 
 async function setup(): Promise<{ server: TestServer; store: FileStore }> {
-  const dir = await tempDir()
-  const store = new FileStore({ directory: dir.path })
+  const { store } = await tempFileStore(defer)
   const server = await startServer({ store })
-  cleanups.push(dir.remove, server.close)
+  defer(server.close)
   return { server, store }
 }
 
@@ -26,7 +24,7 @@ const stored = async (store: FileStore, url: string): Promise<Buffer> => {
 }
 
 function chunkedPatch(url: string, offset: number, pieces: Buffer[], trailers?: Record<string, string>) {
-  return send('PATCH', url, { headers: { ...OCTET, 'Upload-Offset': offset }, chunks: pieces, trailers })
+  return send('PATCH', url, { headers: { ...TUS, ...OCTET, 'Upload-Offset': offset }, chunks: pieces, trailers })
 }
 
 it('accepts a matching Upload-Checksum trailer on a chunked PATCH', async () => {
@@ -65,7 +63,7 @@ it('responds 400 when the checksum is sent both as a header and as a trailer', a
   const data = Buffer.from('abcde')
   const url = await createUpload(server.url, { 'Upload-Length': 10 })
   const res = await send('PATCH', url, {
-    headers: { ...OCTET, 'Upload-Offset': 0, 'Upload-Checksum': `sha1 ${b64('sha1', data)}` },
+    headers: { ...TUS, ...OCTET, 'Upload-Offset': 0, 'Upload-Checksum': `sha1 ${b64('sha1', data)}` },
     chunks: [data],
     trailers: { 'Upload-Checksum': `sha1 ${b64('sha1', data)}` },
   })
@@ -85,7 +83,7 @@ it('responds 400 when the announced Upload-Checksum trailer never comes, discard
   const { server, store } = await setup()
   const url = await createUpload(server.url, { 'Upload-Length': 10 })
   const res = await send('PATCH', url, {
-    headers: { ...OCTET, 'Upload-Offset': 0, Trailer: 'Upload-Checksum' },
+    headers: { ...TUS, ...OCTET, 'Upload-Offset': 0, Trailer: 'Upload-Checksum' },
     chunks: [Buffer.from('abcde')],
   })
   expect(res.status).toBe(400)

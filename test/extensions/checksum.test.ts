@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
 import { crc32 as zlibCrc32 } from 'node:zlib'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore } from 'tus-middleware'
 import { crc32Table } from '../../lib/protocol/crc32.js'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { createUpload, head, patch, send, OCTET } from '../helpers/http.js'
-import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { useCleanup } from '../helpers/cleanup.js'
+import { createUpload, head, patch, send } from '../helpers/http.js'
+import { startServer, tempFileStore, type TestServer } from '../helpers/server.js'
+import { idOf, OCTET, TUS } from '../helpers/tus.js'
 
 const digest = (algorithm: string, data: Buffer): string => {
   if (algorithm === 'crc32') {
@@ -17,16 +19,12 @@ const digest = (algorithm: string, data: Buffer): string => {
   return createHash(algorithm).update(data).digest('base64')
 }
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
+const defer = useCleanup()
 
 async function fileServer(): Promise<{ server: TestServer; store: FileStore }> {
-  const dir = await tempDir()
-  const store = new FileStore({ directory: dir.path })
+  const { store } = await tempFileStore(defer)
   const server = await startServer({ store })
-  cleanups.push(dir.remove, server.close)
+  defer(server.close)
   return { server, store }
 }
 
@@ -35,8 +33,6 @@ async function readAll(store: FileStore | MemoryStore, id: string): Promise<Buff
   for await (const chunk of await store.read(id)) parts.push(chunk as Buffer)
   return Buffer.concat(parts)
 }
-
-const idOf = (url: string) => url.slice(url.lastIndexOf('/') + 1)
 
 describe('checksum', () => {
   it('advertises checksum and every supported algorithm in OPTIONS', async () => {
@@ -88,7 +84,7 @@ describe('checksum', () => {
   it('responds 460 on a mismatch with MemoryStore too', async () => {
     const store = new MemoryStore()
     const server = await startServer({ store })
-    cleanups.push(server.close)
+    defer(server.close)
     const url = await createUpload(server.url, { 'Upload-Length': 10 })
     const res = await patch(url, 0, 'abcde', { 'Upload-Checksum': `crc32 ${digest('crc32', Buffer.from('abcdX'))}` })
     expect(res.status).toBe(460)
@@ -100,7 +96,7 @@ describe('checksum', () => {
     const { server, store } = await fileServer()
     const body = Buffer.from('first bytes')
     const bad = await send('POST', server.url, {
-      headers: { ...OCTET, 'Upload-Length': 20, 'Upload-Checksum': `sha1 ${digest('sha1', Buffer.from('other'))}` },
+      headers: { ...TUS, ...OCTET, 'Upload-Length': 20, 'Upload-Checksum': `sha1 ${digest('sha1', Buffer.from('other'))}` },
       body,
     })
     expect(bad.status).toBe(460)
@@ -110,7 +106,7 @@ describe('checksum', () => {
     for await (const upload of store.list!()) left.push(upload.id)
     expect(left).toEqual([])
     const good = await send('POST', server.url, {
-      headers: { ...OCTET, 'Upload-Length': 20, 'Upload-Checksum': `sha1 ${digest('sha1', body)}` },
+      headers: { ...TUS, ...OCTET, 'Upload-Length': 20, 'Upload-Checksum': `sha1 ${digest('sha1', body)}` },
       body,
     })
     expect(good.status).toBe(201)

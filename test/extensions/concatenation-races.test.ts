@@ -2,15 +2,17 @@
 import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore, type DataStore, type Upload } from 'tus-middleware'
+import { useCleanup } from '../helpers/cleanup.js'
 import { createUpload, patchHead, rawClient, sleep } from '../helpers/raw.js'
-import { startServer, tempDir, TUS, type TestServer } from '../helpers/server.js'
+import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
+// After hooks run last registered first: the server is closed, then what the test deferred is removed.
+const defer = useCleanup()
 let server: TestServer | undefined
-const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   await server?.close()
   server = undefined
-  for (const c of cleanups.splice(0)) await c()
 })
 
 /** A part receives all its bytes in a chunked PATCH; a final is created; then the PATCH is refused. */
@@ -43,7 +45,7 @@ describe('concatenation races', () => {
 
   it('does not assemble from a part whose request is then refused with 413 (FileStore)', async () => {
     const dir = await tempDir()
-    cleanups.push(dir.remove)
+    defer(dir.remove)
     const out = await refusedLastChunk(new FileStore({ directory: dir.path }), {}, '1\r\nB\r\n0\r\n\r\n')
     expect(out).toEqual({ patch: 413, part: '0', final: null, completed: 0 })
   })

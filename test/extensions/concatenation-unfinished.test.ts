@@ -1,38 +1,39 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as tus from 'tus-js-client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore, type DataStore } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { createUpload, head, patch, send, TUS_HEADERS } from '../helpers/http.js'
-import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { useCleanup } from '../helpers/cleanup.js'
+import { createUpload, head, patch, send } from '../helpers/http.js'
+import { startServer, tempFileStore, type TestServer } from '../helpers/server.js'
+import { idOf, TUS } from '../helpers/tus.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
-
-async function fileStore(): Promise<{ store: FileStore; dir: string }> {
-  const dir = await tempDir()
-  cleanups.push(dir.remove)
-  return { store: new FileStore({ directory: dir.path }), dir: dir.path }
-}
+const defer = useCleanup()
 
 async function start(store: DataStore): Promise<TestServer> {
   const server = await startServer({ store })
-  cleanups.push(server.close)
+  defer(server.close)
   return server
 }
 
 async function createFinal(server: TestServer, urls: string[]): Promise<string> {
-  const res = await send('POST', server.url, { headers: { ...TUS_HEADERS, 'Upload-Concat': `final;${urls.join(' ')}` } })
+  const res = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': `final;${urls.join(' ')}` } })
   expect(res.status).toBe(201)
   return new URL(res.header('location'), server.url).href
 }
 
-const idOf = (url: string) => url.slice(url.lastIndexOf('/') + 1)
+/**
+ * `completed` fired for exactly `expected`, and stays so: one more look at `url` (a HEAD, which settles a final
+ * upload again, after every request before it has answered and emitted its events) adds no second event.
+ */
+async function expectCompletedOnce<T>(events: T[], expected: T[], url: string): Promise<void> {
+  await expect.poll(() => events).toEqual(expected)
+  expect((await head(url)).status).toBe(200)
+  expect(events).toEqual(expected)
+}
 
-for (const [name, make] of [['FileStore', async () => (await fileStore()).store], ['MemoryStore', async () => new MemoryStore()]] as const) {
+for (const [name, make] of [['FileStore', async () => (await tempFileStore(defer)).store], ['MemoryStore', async () => new MemoryStore()]] as const) {
   describe(`concatenation-unfinished (${name})`, () => {
     it('completes a final upload, once, when its last partial finishes', async () => {
       const server = await start(await make())
@@ -56,20 +57,18 @@ for (const [name, make] of [['FileStore', async () => (await fileStore()).store]
       expect((await send('GET', final)).body.length).toBe(0)
 
       expect((await patch(urlA, 10_000, a.subarray(10_000))).status).toBe(204)
-      await new Promise((r) => setTimeout(r, 20))
-      expect(completed).toEqual([idOf(final)])
+      await expect.poll(() => completed).toEqual([idOf(final)])
       h = await head(final)
       expect(h.header('upload-offset')).toBe(String(a.length + b.length))
       expect(sha256((await send('GET', final)).body)).toBe(sha256(Buffer.concat([a, b])))
-      await new Promise((r) => setTimeout(r, 20))
-      expect(completed).toEqual([idOf(final)])
+      await expectCompletedOnce(completed, [idOf(final)], final)
     })
 
     it('answers 410 for a final upload whose partial was terminated', async () => {
       const server = await start(await make())
       const urlA = await createUpload(server.url, { 'Upload-Length': 5, 'Upload-Concat': 'partial' })
       const final = await createFinal(server, [urlA])
-      expect((await send('DELETE', urlA, { headers: TUS_HEADERS })).status).toBe(204)
+      expect((await send('DELETE', urlA, { headers: TUS })).status).toBe(204)
       expect((await head(final)).status).toBe(410)
     })
   })
@@ -77,7 +76,7 @@ for (const [name, make] of [['FileStore', async () => (await fileStore()).store]
 
 describe('concatenation after a restart (FileStore)', () => {
   it('assembles a final upload whose last partial finished while no process knew of it', async () => {
-    const { store, dir } = await fileStore()
+    const { store, dir } = await tempFileStore(defer)
     const first = await start(store)
     const a = randomData(5000)
     const urlA = await createUpload(first.url, { 'Upload-Length': a.length, 'Upload-Concat': 'partial' })
@@ -93,7 +92,7 @@ describe('concatenation after a restart (FileStore)', () => {
   })
 
   it('assembles correctly a final upload whose assembly was cut short by a crash', async () => {
-    const { store, dir } = await fileStore()
+    const { store, dir } = await tempFileStore(defer)
     const server = await start(store)
     const a = randomData(3000)
     const b = randomData(4000)
@@ -112,14 +111,13 @@ describe('concatenation after a restart (FileStore)', () => {
     restarted.uploads.on('completed', (u) => completed.push(u.id))
     expect((await head(url)).header('upload-offset')).toBe(String(a.length + b.length))
     expect(sha256((await send('GET', url)).body)).toBe(sha256(Buffer.concat([a, b])))
-    await new Promise((r) => setTimeout(r, 20))
-    expect(completed).toEqual([idOf(final)])
+    await expectCompletedOnce(completed, [idOf(final)], url)
   })
 })
 
 describe('tus-js-client', () => {
   it('uploads with parallelUploads: 4 into a final upload equal to the source', async () => {
-    const { store } = await fileStore()
+    const { store } = await tempFileStore(defer)
     const server = await start(store)
     const data = randomData(1_000_003)
     const completed: Array<{ id: string; offset: number }> = []
@@ -140,7 +138,6 @@ describe('tus-js-client', () => {
     const h = await head(url)
     expect(h.header('upload-concat')).toMatch(/^final;/)
     expect(h.header('upload-concat').slice('final;'.length).split(' ')).toHaveLength(4)
-    await new Promise((r) => setTimeout(r, 20))
-    expect(completed).toEqual([{ id: idOf(url), offset: data.length }])
+    await expectCompletedOnce(completed, [{ id: idOf(url), offset: data.length }], url)
   })
 })

@@ -1,20 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { FileStore, MemoryStore, type DataStore } from 'tus-middleware'
+import { describe, expect, it } from 'vitest'
+import { MemoryStore, type DataStore } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { createUpload, head, patch, send, TUS_HEADERS } from '../helpers/http.js'
-import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { useCleanup } from '../helpers/cleanup.js'
+import { createUpload, head, patch, send } from '../helpers/http.js'
+import { startServer, tempFileStore, type TestServer } from '../helpers/server.js'
+import { pathOf, TUS } from '../helpers/tus.js'
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
+const defer = useCleanup()
 
 const stores: Array<[string, () => Promise<DataStore>]> = [
-  ['FileStore', async () => {
-    const dir = await tempDir()
-    cleanups.push(dir.remove)
-    return new FileStore({ directory: dir.path })
-  }],
+  ['FileStore', async () => (await tempFileStore(defer)).store],
   ['MemoryStore', async () => new MemoryStore()],
 ]
 
@@ -30,14 +25,12 @@ async function partial(server: TestServer, data: Buffer, upload = true): Promise
   return url
 }
 
-const pathOf = (url: string) => new URL(url).pathname
-
 for (const [name, makeStore] of stores) {
   describe(`concatenation (${name})`, () => {
     let server: TestServer
     const start = async (options = {}) => {
       server = await startServer({ store: await makeStore(), ...options })
-      cleanups.push(server.close)
+      defer(server.close)
       return server
     }
 
@@ -52,7 +45,7 @@ for (const [name, makeStore] of stores) {
       const a = await partial(server, Buffer.from('hello'))
       const b = await partial(server, Buffer.from(' world'))
       const header = `final;${pathOf(a)} ${pathOf(b)}`
-      const res = await send('POST', server.url, { headers: { ...TUS_HEADERS, 'Upload-Concat': header } })
+      const res = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': header } })
       expect(res.status).toBe(201)
       const final = new URL(res.header('location'), server.url).href
       const h = await head(final)
@@ -72,7 +65,7 @@ for (const [name, makeStore] of stores) {
       server.uploads.on('completed', (u) => completed.push(u.id))
       const header = `final;${urls[2]} ${urls[0]} ${pathOf(urls[1])} ${urls[0]}`
       const res = await send('POST', server.url, {
-        headers: { ...TUS_HEADERS, 'Upload-Concat': header, 'Upload-Metadata': 'filename YS5iaW4=' },
+        headers: { ...TUS, 'Upload-Concat': header, 'Upload-Metadata': 'filename YS5iaW4=' },
       })
       expect(res.status).toBe(201)
       const final = new URL(res.header('location'), server.url).href
@@ -90,7 +83,7 @@ for (const [name, makeStore] of stores) {
     it('responds 403 to a PATCH on a final upload and leaves it unchanged', async () => {
       await start()
       const a = await partial(server, Buffer.from('abc'))
-      const res = await send('POST', server.url, { headers: { ...TUS_HEADERS, 'Upload-Concat': `final;${a}` } })
+      const res = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': `final;${a}` } })
       const final = new URL(res.header('location'), server.url).href
       expect((await patch(final, 3, 'xyz')).status).toBe(403)
       expect((await download(final)).toString()).toBe('abc')
@@ -112,7 +105,7 @@ for (const [name, makeStore] of stores) {
         const plain = await createUpload(server.url, { 'Upload-Length': 3 })
         const created: string[] = []
         server.uploads.on('created', (u) => created.push(u.id))
-        const res = await send('POST', server.url, { headers: { ...TUS_HEADERS, ...headers(server, p, plain) } })
+        const res = await send('POST', server.url, { headers: { ...TUS, ...headers(server, p, plain) } })
         expect(res.status).toBe(status)
         expect(res.header('location')).toBe('')
         await new Promise((r) => setTimeout(r, 10))
@@ -124,7 +117,7 @@ for (const [name, makeStore] of stores) {
       await start()
       const p = await partial(server, Buffer.from('abc'))
       const res = await send('POST', server.url, {
-        headers: { ...TUS_HEADERS, 'Upload-Concat': `final;${p}`, 'Content-Type': 'application/offset+octet-stream' },
+        headers: { ...TUS, 'Upload-Concat': `final;${p}`, 'Content-Type': 'application/offset+octet-stream' },
         body: 'abc',
       })
       expect(res.status).toBe(400)
@@ -145,13 +138,13 @@ for (const [name, makeStore] of stores) {
       const mine = await createUpload(server.url, { 'Upload-Length': 3, 'Upload-Concat': 'partial', 'X-User': 'me' })
       const theirs = await createUpload(server.url, { 'Upload-Length': 3, 'Upload-Concat': 'partial', 'X-User': 'them' })
       const refused = await send('POST', server.url, {
-        headers: { ...TUS_HEADERS, 'Upload-Concat': `final;${mine} ${theirs}`, 'X-User': 'me' },
+        headers: { ...TUS, 'Upload-Concat': `final;${mine} ${theirs}`, 'X-User': 'me' },
       })
       expect(refused.status).toBe(403)
       const mineId = mine.slice(mine.lastIndexOf('/') + 1)
       const theirsId = theirs.slice(theirs.lastIndexOf('/') + 1)
       expect(seen).toEqual([[mineId, 'concatenate'], [theirsId, 'concatenate']])
-      const allowed = await send('POST', server.url, { headers: { ...TUS_HEADERS, 'Upload-Concat': `final;${mine} ${mine}`, 'X-User': 'me' } })
+      const allowed = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': `final;${mine} ${mine}`, 'X-User': 'me' } })
       expect(allowed.status).toBe(201)
     })
   })

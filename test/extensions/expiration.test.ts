@@ -1,43 +1,33 @@
 import { readdir } from 'node:fs/promises'
-import { afterEach, describe, expect, it } from 'vitest'
-import { FileStore, MemoryStore, tus, type DataStore, type Upload } from 'tus-middleware'
+import { describe, expect, it } from 'vitest'
+import { MemoryStore, tus, type DataStore, type Upload } from 'tus-middleware'
 import { randomData } from '../helpers/bytes.js'
-import { createUpload, head, patch, send, TUS_HEADERS } from '../helpers/http.js'
-import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { useCleanup } from '../helpers/cleanup.js'
+import { createUpload, head, patch, send } from '../helpers/http.js'
+import { sleep } from '../helpers/raw.js'
+import { startServer, tempFileStore, type TestServer } from '../helpers/server.js'
+import { idOf, TUS } from '../helpers/tus.js'
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!()
-})
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const defer = useCleanup()
 const EXPIRE = 500
 
 async function start(store: DataStore, options: Record<string, unknown> = {}): Promise<TestServer> {
   const server = await startServer({ store, expireAfter: EXPIRE, cleanupInterval: 0, ...options })
-  cleanups.push(server.close, () => server.uploads.close())
+  defer(server.close, () => server.uploads.close())
   return server
 }
-
-async function fileStore(): Promise<{ store: FileStore; dir: string }> {
-  const dir = await tempDir()
-  cleanups.push(dir.remove)
-  return { store: new FileStore({ directory: dir.path }), dir: dir.path }
-}
-
-const idOf = (url: string) => url.slice(url.lastIndexOf('/') + 1)
 
 function expectHttpDate(value: string, near: number): void {
   expect(value).toMatch(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/)
   expect(Math.abs(Date.parse(value) - near)).toBeLessThan(1500)
 }
 
-for (const [name, make] of [['FileStore', async () => (await fileStore()).store], ['MemoryStore', async () => new MemoryStore()]] as const) {
+for (const [name, make] of [['FileStore', async () => (await tempFileStore(defer)).store], ['MemoryStore', async () => new MemoryStore()]] as const) {
   describe(`expiration (${name})`, () => {
     it('advertises expiration and sends Upload-Expires on POST, PATCH and HEAD of unfinished uploads', async () => {
       const server = await start(await make())
       expect((await send('OPTIONS', server.url)).header('tus-extension').split(',')).toContain('expiration')
-      const post = await send('POST', server.url, { headers: { ...TUS_HEADERS, 'Upload-Length': 10 } })
+      const post = await send('POST', server.url, { headers: { ...TUS, 'Upload-Length': 10 } })
       expectHttpDate(post.header('upload-expires'), Date.now() + EXPIRE)
       const url = new URL(post.header('location'), server.url).href
       const p = await patch(url, 0, 'abcde')
@@ -106,7 +96,7 @@ for (const [name, make] of [['FileStore', async () => (await fileStore()).store]
     it('keeps an unfinished final upload alive while its partials are active', async () => {
       const server = await start(await make())
       const part = await createUpload(server.url, { 'Upload-Length': 100, 'Upload-Concat': 'partial' })
-      const res = await send('POST', server.url, { headers: { ...TUS_HEADERS, 'Upload-Concat': `final;${part}` } })
+      const res = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': `final;${part}` } })
       const final = new URL(res.header('location'), server.url).href
       for (let i = 0; i < 3; i++) {
         await sleep(EXPIRE / 3)
@@ -122,7 +112,7 @@ for (const [name, make] of [['FileStore', async () => (await fileStore()).store]
 
 describe('expiration: background cleanup and options', () => {
   it('removes expired uploads on its own, with FileStore leaving no files', async () => {
-    const { store, dir } = await fileStore()
+    const { store, dir } = await tempFileStore(defer)
     const server = await start(store, { cleanupInterval: 100 })
     const gone = new Promise<Upload>((resolve) => server.uploads.once('expired', resolve))
     const url = await createUpload(server.url, { 'Upload-Length': 100 })
@@ -132,7 +122,7 @@ describe('expiration: background cleanup and options', () => {
 
   it('does not advertise expiration without expireAfter, and cleanup() is a no-op', async () => {
     const server = await startServer({ store: new MemoryStore() })
-    cleanups.push(server.close)
+    defer(server.close)
     expect((await send('OPTIONS', server.url)).header('tus-extension').split(',')).not.toContain('expiration')
     expect(await server.uploads.cleanup()).toEqual([])
   })

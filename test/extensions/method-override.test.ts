@@ -1,8 +1,9 @@
 import { afterEach, expect, it } from 'vitest'
 import { MemoryStore } from 'tus-middleware'
 import { sha256 } from '../helpers/bytes.js'
-import { createUpload, head, send, OCTET, TUS_HEADERS } from '../helpers/http.js'
+import { createUpload, head, send } from '../helpers/http.js'
 import { startServer, type TestServer } from '../helpers/server.js'
+import { idOf, OCTET, TUS } from '../helpers/tus.js'
 
 // spec: core, X-HTTP-Method-Override: the header is the method; the request line's method is ignored.
 let server: TestServer
@@ -14,12 +15,10 @@ async function start(): Promise<void> {
   server = await startServer({ store })
 }
 
-const idOf = (url: string) => url.slice(url.lastIndexOf('/') + 1)
-
 it('a POST overridden to PATCH appends bytes', async () => {
   await start()
   const url = await createUpload(server.url, { 'Upload-Length': 5 })
-  const res = await send('POST', url, { headers: { ...OCTET, 'Upload-Offset': 0, 'X-HTTP-Method-Override': 'PATCH' }, body: 'hello' })
+  const res = await send('POST', url, { headers: { ...TUS, ...OCTET, 'Upload-Offset': 0, 'X-HTTP-Method-Override': 'PATCH' }, body: 'hello' })
   expect(res.status).toBe(204)
   expect(res.header('upload-offset')).toBe('5')
   const body = await send('GET', url)
@@ -29,10 +28,10 @@ it('a POST overridden to PATCH appends bytes', async () => {
 it('a POST overridden to HEAD reports the offset, and one overridden to DELETE terminates', async () => {
   await start()
   const url = await createUpload(server.url, { 'Upload-Length': 5 })
-  const h = await send('POST', url, { headers: { ...TUS_HEADERS, 'X-HTTP-Method-Override': 'HEAD' } })
+  const h = await send('POST', url, { headers: { ...TUS, 'X-HTTP-Method-Override': 'HEAD' } })
   expect(h.status).toBe(200)
   expect(h.header('upload-offset')).toBe('0')
-  const d = await send('POST', url, { headers: { ...TUS_HEADERS, 'X-HTTP-Method-Override': 'delete' } })
+  const d = await send('POST', url, { headers: { ...TUS, 'X-HTTP-Method-Override': 'delete' } })
   expect(d.status).toBe(204)
   expect(await store.get(idOf(url))).toBeUndefined()
 })
@@ -40,7 +39,7 @@ it('a POST overridden to HEAD reports the offset, and one overridden to DELETE t
 it('a GET overridden to PATCH is a PATCH (the actual method is ignored)', async () => {
   await start()
   const url = await createUpload(server.url, { 'Upload-Length': 3 })
-  const res = await send('GET', url, { headers: { ...OCTET, 'Upload-Offset': 0, 'X-HTTP-Method-Override': 'PATCH' }, body: 'abc' })
+  const res = await send('GET', url, { headers: { ...TUS, ...OCTET, 'Upload-Offset': 0, 'X-HTTP-Method-Override': 'PATCH' }, body: 'abc' })
   expect(res.status).toBe(204)
   expect((await store.get(idOf(url)))!.offset).toBe(3)
 })
@@ -48,7 +47,7 @@ it('a GET overridden to PATCH is a PATCH (the actual method is ignored)', async 
 it('an overridden PATCH still follows the protocol: 409 on a wrong offset', async () => {
   await start()
   const url = await createUpload(server.url, { 'Upload-Length': 5 })
-  const res = await send('POST', url, { headers: { ...OCTET, 'Upload-Offset': 2, 'X-HTTP-Method-Override': 'PATCH' }, body: 'abc' })
+  const res = await send('POST', url, { headers: { ...TUS, ...OCTET, 'Upload-Offset': 2, 'X-HTTP-Method-Override': 'PATCH' }, body: 'abc' })
   expect(res.status).toBe(409)
   expect((await head(url)).header('upload-offset')).toBe('0')
 })
@@ -57,7 +56,7 @@ it('responds 400 to an override naming a method the server does not serve, chang
   await start()
   const url = await createUpload(server.url, { 'Upload-Length': 5 })
   for (const value of ['PUT', 'TRACE', '']) {
-    const res = await send('POST', url, { headers: { ...OCTET, 'Upload-Offset': 0, 'X-HTTP-Method-Override': value }, body: 'abc' })
+    const res = await send('POST', url, { headers: { ...TUS, ...OCTET, 'Upload-Offset': 0, 'X-HTTP-Method-Override': value }, body: 'abc' })
     expect(res.status).toBe(400)
   }
   expect((await store.get(idOf(url)))!.offset).toBe(0)

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FileStore, tus } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { tempDir } from '../helpers/server.js'
-import { serve, type Served } from './serve.js'
-import { TUS } from './upload-suite.js'
+import { serve, type Served } from '../helpers/server.js'
+import { OCTET, TUS } from '../helpers/tus.js'
 
 const TOKEN = 'Bearer let-me-in'
 
@@ -55,7 +55,7 @@ describe('behind an auth middleware', () => {
     const location = created.headers.get('location')!
     expect(location).toMatch(new RegExp(`^${collection}/`))
 
-    const octets = { 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' }
+    const octets = { ...OCTET, 'Upload-Offset': '0' }
     const stranger = await fetch(location, { method: 'PATCH', headers: { ...TUS, ...octets }, body: data })
     expect(stranger.status).toBe(401)
     expect((await fetch(location, { method: 'DELETE', headers: TUS })).status).toBe(401)

@@ -9,8 +9,9 @@ import express4 from 'express-4'
 import type { RequestListener } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MemoryStore, tus } from 'tus-middleware'
-import { serve, type Served } from './serve.js'
-import { createUpload, patch, TUS, uploadSuite } from './upload-suite.js'
+import { serve, type Served } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
+import { createUpload, patch, uploadSuite } from './upload-suite.js'
 
 uploadSuite('Express 5 behind express.json(), urlencoded(), text() and raw()', {
   mount: (uploads) => {

@@ -7,11 +7,8 @@ import type { RequestListener } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FileStore, tus, type TusMiddleware, type TusOptions } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { tempDir } from '../helpers/server.js'
-import { serve, type Served } from './serve.js'
-
-export const TUS = { 'Tus-Resumable': '1.0.0' } as const
-const OCTETS = { ...TUS, 'Content-Type': 'application/offset+octet-stream' }
+import { serve, tempDir, type Served } from '../helpers/server.js'
+import { OCTET, TUS } from '../helpers/tus.js'
 
 export interface SuiteOptions {
   /** Builds the host around the middleware. */
@@ -29,7 +26,7 @@ export async function createUpload(url: string, length: number, headers: Record<
 }
 
 export async function patch(url: string, offset: number, body: Buffer): Promise<Response> {
-  return fetch(url, { method: 'PATCH', headers: { ...OCTETS, 'Upload-Offset': String(offset) }, body })
+  return fetch(url, { method: 'PATCH', headers: { ...TUS, ...OCTET, 'Upload-Offset': String(offset) }, body })
 }
 
 export function uploadSuite(label: string, suite: SuiteOptions): void {

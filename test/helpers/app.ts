@@ -9,6 +9,3 @@ export function makeApp(options: TusOptions = {}): { app: express.Express; uploa
   app.use((_req, res) => res.status(404).send('app 404'))
   return { app, uploads }
 }
-
-/** Path of an upload from a Location header. */
-export const pathOf = (location: string): string => new URL(location, 'http://x').pathname

@@ -2,6 +2,7 @@
  * Raw node:http requests for protocol tests: exact headers, chunked bodies with trailers, no client magic.
  */
 import { request } from 'node:http'
+import { OCTET, TUS } from './tus.js'
 
 export interface Response {
   status: number
@@ -55,19 +56,16 @@ export function send(method: string, url: string, options: SendOptions = {}): Pr
   })
 }
 
-export const TUS_HEADERS = { 'Tus-Resumable': '1.0.0' }
-export const OCTET = { 'Tus-Resumable': '1.0.0', 'Content-Type': 'application/offset+octet-stream' }
-
 /** POST an upload; resolves with its absolute URL. */
 export async function createUpload(collection: string, headers: Record<string, string | number>): Promise<string> {
-  const res = await send('POST', collection, { headers: { ...TUS_HEADERS, ...headers } })
+  const res = await send('POST', collection, { headers: { ...TUS, ...headers } })
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.body}`)
   return new URL(res.header('location'), collection).href
 }
 
 export function patch(url: string, offset: number, body: Buffer | string, headers: Record<string, string | number> = {}): Promise<Response> {
-  return send('PATCH', url, { headers: { ...OCTET, 'Upload-Offset': offset, ...headers }, body })
+  return send('PATCH', url, { headers: { ...TUS, ...OCTET, 'Upload-Offset': offset, ...headers }, body })
 }
 
 export const head = (url: string, headers: Record<string, string | number> = {}): Promise<Response> =>
-  send('HEAD', url, { headers: { ...TUS_HEADERS, ...headers } })
+  send('HEAD', url, { headers: { ...TUS, ...headers } })

@@ -3,7 +3,7 @@
  * body, then a stall or a reset), and small fetch helpers for the ordinary requests around it.
  */
 import { connect, type Socket } from 'node:net'
-import { TUS } from './server.js'
+import { OCTET, TUS } from './tus.js'
 
 export interface RawResponse {
   status: number
@@ -99,7 +99,7 @@ export async function headOffset(url: string): Promise<{ status: number; offset:
 export async function patch(url: string, offset: number, body: Buffer): Promise<Response> {
   const res = await fetch(url, {
     method: 'PATCH',
-    headers: { ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) },
+    headers: { ...TUS, ...OCTET, 'Upload-Offset': String(offset) },
     body,
   })
   await res.arrayBuffer()

@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { tempDir } from '../helpers/server.js'
 import { upload } from './client.js'
-import { idOf, startInteropServer, type InteropServer } from './tus-server.js'
+import { idOf } from '../helpers/tus.js'
+import { startInteropServer, type InteropServer } from './tus-server.js'
 
 const MB = 1024 * 1024
 

@@ -110,6 +110,3 @@ export async function startInteropServer(directory: string): Promise<InteropServ
   }
   return self
 }
-
-/** The upload id at the end of an upload URL. */
-export const idOf = (url: string): string => decodeURIComponent(url.slice(url.lastIndexOf('/') + 1))

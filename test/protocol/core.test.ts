@@ -1,10 +1,8 @@
 import request from 'supertest'
 import { describe, expect, it } from 'vitest'
-import { makeApp, pathOf } from '../helpers/app.js'
+import { makeApp } from '../helpers/app.js'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { TUS } from '../helpers/server.js'
-
-const OCTET = { 'Content-Type': 'application/offset+octet-stream' }
+import { OCTET, pathOf, TUS } from '../helpers/tus.js'
 
 async function create(app: Parameters<typeof request>[0], length?: number): Promise<string> {
   const res = await request(app).post('/files').set(TUS)

@@ -1,8 +1,8 @@
 import request from 'supertest'
 import { describe, expect, it } from 'vitest'
-import { makeApp, pathOf } from '../helpers/app.js'
+import { makeApp } from '../helpers/app.js'
 import { sha256 } from '../helpers/bytes.js'
-import { TUS } from '../helpers/server.js'
+import { pathOf, TUS } from '../helpers/tus.js'
 
 describe('POST (spec: creation)', () => {
   it('creates an upload: 201 with an absolute Location below the mount path', async () => {

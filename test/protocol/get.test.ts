@@ -1,8 +1,8 @@
 import request from 'supertest'
 import { describe, expect, it } from 'vitest'
-import { makeApp, pathOf } from '../helpers/app.js'
+import { makeApp } from '../helpers/app.js'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { TUS } from '../helpers/server.js'
+import { pathOf, TUS } from '../helpers/tus.js'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 

@@ -2,10 +2,8 @@ import express from 'express'
 import request from 'supertest'
 import { describe, expect, it, vi } from 'vitest'
 import { MemoryStore, TusError, tus, type Upload } from 'tus-middleware'
-import { makeApp, pathOf } from '../helpers/app.js'
-import { TUS } from '../helpers/server.js'
-
-const OCTET = { 'Content-Type': 'application/offset+octet-stream' }
+import { makeApp } from '../helpers/app.js'
+import { OCTET, pathOf, TUS } from '../helpers/tus.js'
 
 describe('onCreate', () => {
   it('sees the draft upload and the request, and may replace id and metadata', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore, tus } from 'tus-middleware'
+import { startServer } from '../helpers/server.js'
 
 describe('tus(options) validation', () => {
   it.each([
@@ -60,8 +61,7 @@ describe('tus(options) validation', () => {
       update: base.update.bind(base),
     }
     const uploads = tus({ store })
-    const { startServerWith } = await import('../helpers/handler.js')
-    const server = await startServerWith(uploads)
+    const server = await startServer(uploads)
     try {
       const res = await fetch(`${server.url}`, { method: 'OPTIONS' })
       // checksum is the middleware's own work; checksum-trailer needs read, concatenation its capability.

@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
+import { parseResponse } from '../helpers/raw.js'
 import { startServer, tempDir, type TestServer } from '../helpers/server.js'
 
 let server: TestServer
@@ -30,7 +31,10 @@ async function head(path: string): Promise<number> {
 
 const stored = async (path: string) => Buffer.from(await (await fetch(server.origin + path)).arrayBuffer())
 
-/** Sends a raw request and resolves with the response status line and headers. */
+/**
+ * Sends a raw request and resolves with the response status and text as soon as a whole response is in (or when
+ * the socket closes without one), never waiting for the server's keep-alive timeout.
+ */
 function raw(head: string, body: Buffer[] = [], { end = true } = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const { port } = new URL(server.origin)
@@ -40,8 +44,15 @@ function raw(head: string, body: Buffer[] = [], { end = true } = {}): Promise<{ 
       if (!end) setTimeout(() => socket.destroy(), 150)
     })
     let text = ''
-    socket.on('data', (d) => (text += d.toString('latin1')))
-    socket.on('close', () => resolve({ status: Number(text.split(' ')[1] ?? 0), text }))
+    const done = () => resolve({ status: Number(text.split(' ')[1] ?? 0), text })
+    socket.on('data', (d) => {
+      text += d.toString('latin1')
+      if (parseResponse(text)) {
+        done()
+        socket.destroy()
+      }
+    })
+    socket.on('close', done)
     socket.on('error', reject)
   })
 }
@@ -65,7 +76,7 @@ describe('request bodies on the wire', () => {
   it('refuses a chunked body that runs past Upload-Length with 413 and keeps the upload as it was', async () => {
     const path = await create(10)
     const res = await raw(
-      `PATCH ${path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n` +
+      `PATCH ${path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nConnection: close\r\n` +
         'Content-Type: application/offset+octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n',
       [chunk(Buffer.from('0123456')), chunk(Buffer.from('789abc')), Buffer.from('0\r\n\r\n')],
     )

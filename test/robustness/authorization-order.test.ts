@@ -3,7 +3,8 @@
 import { afterEach, expect, it } from 'vitest'
 import { MemoryStore, TusError } from 'tus-middleware'
 import { createUpload, patchHead, rawClient, sleep } from '../helpers/raw.js'
-import { startServer, TUS, type TestServer } from '../helpers/server.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 let server: TestServer | undefined
 afterEach(async () => {

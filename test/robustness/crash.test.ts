@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { sleep } from '../helpers/raw.js'
-import { tempDir, TUS } from '../helpers/server.js'
+import { tempDir } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 import { startChildServer, type ChildServer } from '../helpers/child-server.js'
 
 const DIST = fileURLToPath(new URL('../../dist/esm/index.js', import.meta.url))

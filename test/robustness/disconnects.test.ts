@@ -7,9 +7,11 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { FileStore, MemoryLocker } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
+import { useCleanup } from '../helpers/cleanup.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch, patchHead, rawClient, until } from '../helpers/raw.js'
-import { startServer, tempDir, TUS, type TestServer } from '../helpers/server.js'
+import { startServer, tempDir, type TestServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 const escaped: unknown[] = []
 const onEscape = (err: unknown) => escaped.push(err)
@@ -22,19 +24,18 @@ afterAll(() => {
   process.off('uncaughtException', onEscape)
 })
 
-let cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn()
-  cleanup = []
+// After hooks run last registered first: each test's servers are stopped, then nothing may have escaped.
+afterEach(() => {
   expect(escaped).toEqual([])
 })
+const defer = useCleanup()
 
 async function setup(options: Record<string, unknown> = {}) {
   const dir = await tempDir()
   const store = new InstrumentedStore(new FileStore({ directory: dir.path }))
   const locker = new MemoryLocker()
   const server: TestServer = await startServer({ store, locker, bodyIdleTimeout: 0, ...options })
-  cleanup.push(dir.remove, server.close)
+  defer(dir.remove, server.close)
   const stored = (url: string) => readFile(join(dir.path, `${url.split('/').pop()}.bin`))
   return { store, locker, server, stored }
 }

@@ -14,7 +14,19 @@ import { FileStore, tus } from 'tus-middleware'
 import { createUpload, patch } from '../helpers/raw.js'
 import { listen, tempDir, type TestServer } from '../helpers/server.js'
 
-const RUNS = 2000
+/** An integer (at least `min`) from the environment, or `fallback` when the variable is unset or empty. */
+function envInt(name: string, fallback: number, min = -(2 ** 31)): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^-?\d+$/.test(raw) || Number(raw) < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`)
+  return Number(raw)
+}
+
+/** Requests per run: FUZZ_RUNS, else more on CI than locally. */
+const RUNS = envInt('FUZZ_RUNS', process.env.CI ? 2000 : 300, 1)
+/** FUZZ_SEED (and FUZZ_PATH, both printed by fast-check on failure) replay a run; otherwise a fresh seed. */
+const SEED = envInt('FUZZ_SEED', (Date.now() ^ (Math.random() * 0x100000000)) | 0)
+const PATH = process.env.FUZZ_PATH || undefined
 let parent: Awaited<ReturnType<typeof tempDir>>
 let storeDir: string
 let server: TestServer
@@ -230,12 +242,12 @@ it(`survives ${RUNS} hostile requests`, { timeout: 240_000 }, async () => {
       } else if (statuses.some((s) => s < 300)) successes++
       await replaceFinishedUploads()
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, seed: SEED, path: PATH },
   )
-  console.log(`fuzz: ${RUNS} requests, ${refusals} refused, ${successes} succeeded, statuses`, hist)
+  console.log(`fuzz: seed ${SEED}, ${RUNS} requests, ${refusals} refused, ${successes} succeeded, statuses`, hist)
   // The generator reaches both sides of the server: enough valid requests succeed, enough are refused.
-  expect(refusals).toBeGreaterThan(RUNS / 8)
-  expect(successes).toBeGreaterThan(RUNS / 50)
+  expect(refusals, `refusals (FUZZ_SEED=${SEED})`).toBeGreaterThan(RUNS / 8)
+  expect(successes, `successes (FUZZ_SEED=${SEED})`).toBeGreaterThan(RUNS / 50)
   // And it still serves a whole upload afterwards.
   const url = await createUpload(server.url, 5)
   expect((await patch(url, 0, Buffer.from('hello'))).status).toBe(204)

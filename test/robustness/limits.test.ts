@@ -4,22 +4,20 @@
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore, TusError, tus } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
+import { useCleanup } from '../helpers/cleanup.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch, patchHead, rawClient, until } from '../helpers/raw.js'
-import { startServer, tempDir, TUS } from '../helpers/server.js'
+import { startServer, tempDir } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
-let cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn()
-  cleanup = []
-})
+const defer = useCleanup()
 
 async function serve(options: Record<string, unknown>) {
   const server = await startServer(options)
-  cleanup.push(server.close)
+  defer(server.close)
   return server
 }
 
@@ -84,7 +82,7 @@ describe('maxConcurrentUploads', () => {
 describe('size limits', () => {
   it('maxSize refuses a larger Upload-Length with 413 and stores nothing', async () => {
     const dir = await tempDir()
-    cleanup.push(dir.remove)
+    defer(dir.remove)
     const server = await serve({ store: new FileStore({ directory: dir.path }), maxSize: 1000 })
     const res = await fetch(server.url, { method: 'POST', headers: { ...TUS, 'Upload-Length': '1001' } })
     expect(res.status).toBe(413)
@@ -130,7 +128,7 @@ describe('upload ids', () => {
     'a host-chosen id %j that could leave the store or the URL is refused, and nothing is written',
     async (id) => {
       const parent = await tempDir()
-      cleanup.push(parent.remove)
+      defer(parent.remove)
       const directory = join(parent.path, 'store')
       const server = await serve({ store: new FileStore({ directory }), onCreate: () => ({ id }) })
       const res = await fetch(server.url, { method: 'POST', headers: { ...TUS, 'Upload-Length': '1' } })

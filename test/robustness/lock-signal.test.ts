@@ -3,7 +3,8 @@ import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryStore, TusError, type Lock, type LockOptions, type Locker } from 'tus-middleware'
-import { startServer, TUS, type TestServer } from '../helpers/server.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 let server: TestServer | undefined
 afterEach(async () => {

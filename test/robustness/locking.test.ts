@@ -4,26 +4,41 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { FileStore, MemoryLocker, TusError } from 'tus-middleware'
+import { describe, expect, it } from 'vitest'
+import { FileStore, MemoryLocker, TusError, type Lock, type Locker, type LockOptions } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
+import { useCleanup } from '../helpers/cleanup.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch, patchHead, rawClient, until } from '../helpers/raw.js'
 import { startServer, tempDir, type TestServer } from '../helpers/server.js'
 
-let cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn()
-  cleanup = []
-})
+const defer = useCleanup()
+
+/** A MemoryLocker that counts the times a holder was asked to let go, so a test can wait for a takeover request. */
+class ObservedLocker implements Locker {
+  private readonly inner = new MemoryLocker()
+  releaseRequests = 0
+
+  get size(): number {
+    return this.inner.size
+  }
+
+  lock(id: string, options: LockOptions): Promise<Lock> {
+    const onReleaseRequested = () => {
+      this.releaseRequests++
+      options.onReleaseRequested()
+    }
+    return this.inner.lock(id, { ...options, onReleaseRequested })
+  }
+}
 
 async function setup(options: Record<string, unknown> = {}) {
   const dir = await tempDir()
   const store = new InstrumentedStore(new FileStore({ directory: dir.path }))
-  const locker = new MemoryLocker()
+  const locker = new ObservedLocker()
   // No idle timeout and a long lock wait: only a takeover can free a stalled upload in these tests.
   const server: TestServer = await startServer({ store, locker, lockTimeout: 10_000, bodyIdleTimeout: 0, ...options })
-  cleanup.push(dir.remove, server.close)
+  defer(dir.remove, server.close)
   const stored = (url: string) => readFile(join(dir.path, `${url.split('/').pop()}.bin`))
   return { dir, store, locker, server, stored }
 }
@@ -88,7 +103,7 @@ describe('lock takeover', () => {
     // The PATCH now holds the lock and waits in get(); the HEAD asks it to let go before its body is read.
     await until(() => locker.size === 1, 5000, 'the PATCH to hold the lock')
     const head = headOffset(url)
-    await new Promise((r) => setTimeout(r, 50))
+    await until(() => locker.releaseRequests === 1, 5000, 'the HEAD to ask the PATCH for the lock')
     store.getGate = undefined
     open()
     expect(await head).toEqual({ status: 200, offset: 0 })

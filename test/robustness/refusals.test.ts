@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { MemoryStore } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { createUpload, headOffset, patch } from '../helpers/raw.js'
-import { startServer, TUS } from '../helpers/server.js'
+import { startServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 describe('a refused PATCH on a deferred-length upload', () => {
   it.each([

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryStore, TusError, type Upload } from 'tus-middleware'
 import { createUpload } from '../helpers/raw.js'
-import { startServer, TUS, type TestServer } from '../helpers/server.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 let server: TestServer | undefined
 afterEach(async () => {

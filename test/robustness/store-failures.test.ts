@@ -5,18 +5,16 @@
 import express from 'express'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FileStore, MemoryLocker, tus } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
+import { useCleanup } from '../helpers/cleanup.js'
 import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, headOffset, patch } from '../helpers/raw.js'
-import { listen, tempDir, TUS } from '../helpers/server.js'
+import { listen, tempDir } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
-let cleanup: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const fn of cleanup.reverse()) await fn()
-  cleanup = []
-})
+const defer = useCleanup()
 
 async function setup() {
   const dir = await tempDir()
@@ -31,7 +29,7 @@ async function setup() {
     if (!res.headersSent) res.status(599).end()
   })
   const server = await listen(app, uploads)
-  cleanup.push(dir.remove, server.close)
+  defer(dir.remove, server.close)
   const stored = (url: string) => readFile(join(dir.path, `${url.split('/').pop()}.bin`))
   return { store, locker, server, appErrors, stored }
 }
@@ -119,7 +117,7 @@ it('a hook throwing a plain Error: 500 without its message, next(err) with it', 
   app.use('/files', uploads)
   app.use((err: unknown, _req: express.Request, _res: express.Response, _next: express.NextFunction) => hookErrors.push(err))
   const server = await listen(app, uploads)
-  cleanup.push(dir.remove, server.close)
+  defer(dir.remove, server.close)
   const res = await fetch(server.url, { method: 'POST', headers: { ...TUS, 'Upload-Length': '5' } })
   expect(res.status).toBe(500)
   const text = await res.text()

@@ -7,7 +7,8 @@ import { FileStore } from 'tus-middleware'
 import { syncDirectory } from '../../lib/stores/atomic-file.js'
 import { batches } from '../../lib/stores/batches.js'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { startServer, tempDir, TUS } from '../helpers/server.js'
+import { startServer, tempDir } from '../helpers/server.js'
+import { TUS } from '../helpers/tus.js'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
 beforeEach(async () => {
