@@ -5,7 +5,7 @@ import { FileStore, MemoryStore, type DataStore, type Upload } from 'tus-middlew
 import { useCleanup } from '../helpers/cleanup.js'
 import { createUpload, patchHead, rawClient, sleep } from '../helpers/raw.js'
 import { startServer, tempDir, type TestServer } from '../helpers/server.js'
-import { TUS } from '../helpers/tus.js'
+import { idOf, TUS } from '../helpers/tus.js'
 
 // After hooks run last registered first: the server is closed, then what the test deferred is removed.
 const defer = useCleanup()
@@ -26,7 +26,8 @@ async function refusedLastChunk(store: DataStore, extra: Record<string, string>,
   const headers = { Host: 'x', ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0', 'Transfer-Encoding': 'chunked', ...extra }
   await client.write(`PATCH ${partPath} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)
   await client.write(`a\r\n${'A'.repeat(10)}\r\n`)
-  await sleep(100)
+  // All of the part's bytes are stored (its request is still open) before the final is created.
+  await expect.poll(async () => (await store.get(idOf(part)))?.offset).toBe(10)
   const final = await fetch(server.url, { method: 'POST', headers: { ...TUS, 'Upload-Concat': `final;${partPath}` } })
   expect(final.status).toBe(201)
   await client.write(tail)
