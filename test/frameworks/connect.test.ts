@@ -7,7 +7,7 @@ uploadSuite('Connect, app.use(path)', {
     const app = connect()
     // Connect strips the mount path from req.url and keeps the full URL in req.originalUrl.
     app.use('/files', uploads)
-    app.use((req: unknown, res: import('node:http').ServerResponse) => {
+    app.use((_req: unknown, res: import('node:http').ServerResponse) => {
       res.statusCode = 404
       res.end('app 404')
     })

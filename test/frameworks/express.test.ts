@@ -11,7 +11,7 @@ for (const [name, express] of versions) {
     mount: (uploads) => {
       const app = express()
       app.use('/files', uploads)
-      app.use((req, res) => void res.status(404).send('app 404'))
+      app.use((_req, res) => void res.status(404).send('app 404'))
       return app
     },
     collection: '/files',
@@ -24,7 +24,7 @@ for (const [name, express] of versions) {
       const api = express.Router()
       api.use('/uploads', uploads)
       app.use('/api/v1', api)
-      app.post('/api/v1/other', (req, res) => void res.status(200).send('other route'))
+      app.post('/api/v1/other', (_req, res) => void res.status(200).send('other route'))
       return app
     },
     collection: '/api/v1/uploads',

@@ -224,7 +224,6 @@ it(`survives ${RUNS} hostile requests`, { timeout: 240_000 }, async () => {
   await fc.assert(
     fc.asyncProperty(requestArb, async (r) => {
       const before = await storeState()
-      const t0 = Date.now()
       const { statuses, allTus, hung } = await exchange(encode(r))
       await settled()
       for (const st of statuses) hist[st] = (hist[st] ?? 0) + 1

@@ -1,7 +1,7 @@
 // The lock's abort signal is aborted when the waiting client goes away, however late a locker asks for it.
 import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, it } from 'vitest'
 import { MemoryStore, TusError, type Lock, type LockOptions, type Locker } from 'tus-middleware'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { TUS } from '../helpers/tus.js'
