@@ -2,10 +2,12 @@
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 
-export const SERVERS = (process.env.BENCH_SERVERS ?? 'bare,ours,tus-server,ours-plain').split(',')
+export const SERVERS = (process.env.BENCH_SERVERS ?? 'bare,ours,tus-server,ours-plain,express-bare').split(',')
 /** Servers for the memory (huge) and checksum workloads: the ones the targets compare. */
-export const MAIN_SERVERS = SERVERS.filter((s) => s !== 'ours-plain')
-export const LABELS = { bare: 'bare node:http', ours: 'tus-middleware', 'tus-server': '@tus/server', 'ours-plain': 'ours, node:http' }
+export const MAIN_SERVERS = SERVERS.filter((s) => s !== 'ours-plain' && s !== 'express-bare')
+/** bare in Express shows what Express itself costs per request: measured where that dominates. */
+export const EXPRESS_BARE_WORKLOADS = ['small', 'head']
+export const LABELS = { 'express-bare': 'bare in Express', bare: 'bare node:http', ours: 'tus-middleware', 'tus-server': '@tus/server', 'ours-plain': 'ours, node:http' }
 export const ALGORITHMS = ['sha1', 'sha256', 'crc32']
 
 export function config(quick) {

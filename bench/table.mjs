@@ -17,8 +17,8 @@ export function renderTable(m, cfg) {
     ['head', `${cfg.head.count} HEADs, c=${cfg.head.concurrency}`, 'req/s', { tus: 10, bare: 0.6 }],
   ]
   const out = [
-    '| workload | unit | bare | tus-middleware | @tus/server | ours/bare | ours/@tus | target | ours on node:http | its /bare |',
-    '|---|---|---:|---:|---:|---:|---:|---|---:|---:|',
+    '| workload | unit | bare | tus-middleware | @tus/server | ours/bare | ours/@tus | target | ours on node:http | its /bare | bare in Express | its /bare | ours / it |',
+    '|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
   ]
   for (const [key, label, unit, target] of rows) {
     const r = m[key] ?? {}
@@ -29,7 +29,8 @@ export function renderTable(m, cfg) {
     if (target.tus) goals.push(`≥ ${target.tus} × @tus${mark(rt === undefined ? undefined : rt >= target.tus)}`)
     out.push(
       `| ${label} | ${unit} | ${fmt(r.bare?.rate)} | ${fmt(r.ours?.rate)} | ${fmt(r['tus-server']?.rate)} | ${fmt(rb, 2)} | ${fmt(rt, 2)} | ${goals.join(', ')} ` +
-        `| ${fmt(r['ours-plain']?.rate)} | ${fmt(ratio(r['ours-plain']?.rate, r.bare?.rate), 2)} |`,
+        `| ${fmt(r['ours-plain']?.rate)} | ${fmt(ratio(r['ours-plain']?.rate, r.bare?.rate), 2)} ` +
+        `| ${fmt(r['express-bare']?.rate)} | ${fmt(ratio(r['express-bare']?.rate, r.bare?.rate), 2)} | ${fmt(ratio(r.ours?.rate, r['express-bare']?.rate), 2)} |`,
     )
   }
   out.push('', '**Peak RSS of the server process (VmHWM, MB)**', '')

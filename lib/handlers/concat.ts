@@ -58,9 +58,12 @@ async function loadParts(store: DataStore, final: Upload): Promise<Map<string, U
 
 /** An unfinished final upload is as active as its busiest part (used for expiration). */
 export async function finalActivity(store: DataStore, final: Upload): Promise<Upload> {
-  if (final.completedAt !== undefined) return final
+  return final.completedAt !== undefined ? final : activityOf(final, await loadParts(store, final))
+}
+
+function activityOf(final: Upload, parts: Map<string, Upload | undefined>): Upload {
   let latest = Date.parse(final.updatedAt ?? final.createdAt)
-  for (const part of (await loadParts(store, final)).values()) {
+  for (const part of parts.values()) {
     if (part) latest = Math.max(latest, Date.parse(part.updatedAt ?? part.createdAt))
   }
   return { ...final, updatedAt: new Date(latest).toISOString() }
@@ -80,7 +83,7 @@ export async function settleFinal(ctx: Context, final: Upload): Promise<Upload> 
   const ordered = partIds(final).map((id) => parts.get(id))
   try {
     if (ordered.some((part) => part === undefined)) throw new TusError('CONCAT_PART_GONE')
-    let current = await finalActivity(store, final)
+    let current = activityOf(final, parts)
     if (isExpired(ctx.options, current)) await refuseExpired(ctx.server, current, true)
     const length = totalLength(ordered as Upload[])
     if (current.length === undefined && length !== undefined) {
