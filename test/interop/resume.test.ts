@@ -3,12 +3,11 @@
  * on the same port and FileStore directory. A resumed upload re-sends only what the server does not have.
  */
 import type { PreviousUpload, UrlStorage } from 'tus-js-client'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { tempDir } from '../helpers/server.js'
 import { upload } from './client.js'
 import { idOf } from '../helpers/tus.js'
-import { startInteropServer, type InteropServer } from './tus-server.js'
+import { useInteropServer } from './tus-server.js'
 
 const MB = 1024 * 1024
 
@@ -46,21 +45,11 @@ function memoryUrlStorage(): UrlStorage {
 }
 
 describe('tus-js-client resuming', () => {
-  let server: InteropServer
-  let dir: Awaited<ReturnType<typeof tempDir>>
-
-  beforeEach(async () => {
-    dir = await tempDir()
-    server = await startInteropServer(dir.path)
-  })
-  afterEach(async () => {
-    await server.close()
-    await dir.remove()
-  })
+  const server = useInteropServer()
 
   /** PATCHes sent after the first `before` body requests, and the offset the first of them started at. */
   function resumed(before: number): { from: number; declared: number; read: number } {
-    const later = server.bodies.slice(before).filter((b) => b.method === 'PATCH')
+    const later = server().bodies.slice(before).filter((b) => b.method === 'PATCH')
     return {
       from: later[0]!.offset!,
       declared: later.reduce((n, p) => n + (p.declared ?? 0), 0),
@@ -71,26 +60,26 @@ describe('tus-js-client resuming', () => {
   it('continues from the server offset with a new Upload given the stored uploadUrl', async () => {
     const data = randomData(6 * MB)
     const chunkSize = MB
-    const url = await uploadThenAbort(data, { endpoint: server.endpoint, chunkSize }, 2)
-    const before = server.bodies.length
+    const url = await uploadThenAbort(data, { endpoint: server().endpoint, chunkSize }, 2)
+    const before = server().bodies.length
 
-    const again = await upload(data, { endpoint: server.endpoint, uploadUrl: url, chunkSize })
+    const again = await upload(data, { endpoint: server().endpoint, uploadUrl: url, chunkSize })
     expect(again).toBe(url)
-    expect(server.bodies.slice(before).some((b) => b.method === 'POST')).toBe(false)
+    expect(server().bodies.slice(before).some((b) => b.method === 'POST')).toBe(false)
     const { from, declared, read } = resumed(before)
     // At least the two accepted chunks were kept; only the rest went over the wire again.
     expect(from).toBeGreaterThanOrEqual(2 * chunkSize)
     expect(declared).toBe(data.length - from)
     expect(read).toBe(data.length - from)
-    expect(await server.storedHash(idOf(url))).toBe(sha256(data))
+    expect(await server().storedHash(idOf(url))).toBe(sha256(data))
   })
 
   it('finds the previous upload through urlStorage and a fingerprint, and resumes it', async () => {
     const data = randomData(5 * MB)
     const chunkSize = 1.5 * MB
-    const options = { endpoint: server.endpoint, chunkSize, urlStorage: memoryUrlStorage(), fingerprint: async () => 'report.pdf-5MB' }
+    const options = { endpoint: server().endpoint, chunkSize, urlStorage: memoryUrlStorage(), fingerprint: async () => 'report.pdf-5MB' }
     const url = await uploadThenAbort(data, options, 1)
-    const before = server.bodies.length
+    const before = server().bodies.length
 
     const again = await upload(data, options, (u) => {
       // Started only once the previous upload is found: setup runs before start(), so chain it.
@@ -107,7 +96,7 @@ describe('tus-js-client resuming', () => {
     const { from, declared } = resumed(before)
     expect(from).toBeGreaterThanOrEqual(chunkSize)
     expect(declared).toBe(data.length - from)
-    expect(await server.storedHash(idOf(url))).toBe(sha256(data))
+    expect(await server().storedHash(idOf(url))).toBe(sha256(data))
   })
 
   it('survives a server restart mid-upload: the client retries and the new server continues', async () => {
@@ -116,27 +105,27 @@ describe('tus-js-client resuming', () => {
     let restarted: Promise<void> | undefined
     let restartedAt = -1
     const url = await upload(data, {
-      endpoint: server.endpoint,
+      endpoint: server().endpoint,
       chunkSize,
       retryDelays: [50, 100, 200, 400, 800, 1000, 1000, 1000, 1000],
       onChunkComplete: (_size, accepted) => {
         if (restarted) return
         restartedAt = accepted
-        restarted = server.restart(300)
+        restarted = server().restart(300)
       },
     })
     await restarted
     expect(restartedAt).toBe(chunkSize)
-    expect(await server.storedHash(idOf(url))).toBe(sha256(data))
+    expect(await server().storedHash(idOf(url))).toBe(sha256(data))
     // The new server took over from an offset the old one had stored.
-    const after = server.bodies.filter((b) => b.generation === 1)
+    const after = server().bodies.filter((b) => b.generation === 1)
     expect(after.length).toBeGreaterThan(0)
     expect(after.every((b) => b.method === 'PATCH')).toBe(true)
     expect(after[0]!.offset).toBeGreaterThanOrEqual(chunkSize)
     // Nothing was uploaded twice except, at most, the one chunk in flight when the server went away.
-    const patches = server.bodies.filter((b) => b.method === 'PATCH')
+    const patches = server().bodies.filter((b) => b.method === 'PATCH')
     expect(patches.reduce((n, p) => n + p.read, 0)).toBeLessThanOrEqual(data.length + chunkSize)
     // The restarted middleware saw the upload finish.
-    expect(server.completed.map((u) => u.id)).toEqual([idOf(url)])
+    expect(server().completed.map((u) => u.id)).toEqual([idOf(url)])
   })
 })

@@ -8,7 +8,9 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { FileStore, tus, type TusMiddleware, type Upload } from 'tus-middleware'
+import { afterEach, beforeEach } from 'vitest'
 import { sha256File } from '../helpers/bytes.js'
+import { tempDir } from '../helpers/server.js'
 
 export interface BodyRequest {
   method: string
@@ -109,4 +111,19 @@ export async function startInteropServer(directory: string): Promise<InteropServ
     storedHash: (id) => sha256File(join(directory, `${id}.bin`)),
   }
   return self
+}
+
+/** A fresh server on a fresh FileStore directory for each test of the calling suite; call it in a describe. */
+export function useInteropServer(): () => InteropServer {
+  let server: InteropServer | undefined
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined
+  beforeEach(async () => {
+    dir = await tempDir()
+    server = await startInteropServer(dir.path)
+  })
+  afterEach(async () => {
+    await server?.close()
+    await dir?.remove()
+  })
+  return () => server!
 }
