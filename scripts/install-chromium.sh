@@ -13,6 +13,12 @@ if ! command -v apt-get >/dev/null; then
   echo "chromium: no apt-get on this machine; the browser test will be skipped" >&2
   exit 0
 fi
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+# A registry hiccup should not fail the run: try a few times before giving up.
+for attempt in 1 2 3; do
+  if apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; then
+    break
+  fi
+  [ "$attempt" = 3 ] && exit 1
+  sleep 10
+done
 /usr/bin/chromium --version
