@@ -60,7 +60,7 @@ export class FileStore implements DataStore {
   private readonly syncWrites: boolean
   private readonly cache: RecordCache
   private ready: Promise<unknown> | undefined
-  /** Provisional writes in progress in this process: id -> the offset they started at. */
+  /** Provisional (checksummed, not yet verified) writes and their crash recovery. */
   private readonly pending: PendingMarkers
 
   constructor(options: FileStoreOptions) {

@@ -61,5 +61,4 @@ export class RecordCache {
     this.entries.set(id, text)
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string)
   }
-
 }
