@@ -2,7 +2,8 @@
  * The durable default store. Each upload is two files in one directory:
  *   <id>.bin   the bytes received so far; its size IS the offset, so the offset can never claim a byte
  *              that is not on disk, whatever moment the process dies at;
- *   <id>.json  the record (length, metadata, dates), replaced atomically (see atomic-file.ts).
+ *   <id>.json  the record (length, metadata, dates): written once, changed by appending a line (see
+ *              record-file.ts); every change is fsynced before it is reported done.
  * The .bin file is created first and exclusively, so an id is taken once; a .bin without a .json (a crash
  * during creation) is not an upload.
  *
@@ -18,12 +19,13 @@ import { join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
-import { syncDirectory, writeFileAtomic } from './atomic-file.js'
+import { syncDirectory } from './atomic-file.js'
 import { batches, writeAll } from './batches.js'
 import { PendingMarkers } from './pending-markers.js'
 import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
 import { isValidId } from './ids.js'
 import { RecordCache } from './record-cache.js'
+import { appendRecord, createRecordFile, lastRecord, MAX_LINES } from './record-file.js'
 
 const debug = createDebug('tus-middleware:store:file')
 
@@ -37,11 +39,13 @@ export interface FileStoreOptions {
    */
   syncWrites?: boolean
   /**
-   * How many upload records (the .json files) to keep in memory, so that HEAD and PATCH do not read and parse
-   * them again; 0 turns the cache off. Default 10000 (a few MB at most). The offset is never cached: it is
-   * always the .bin file's size. The cache assumes this process is the only one changing the directory: with
-   * several processes (or machines) serving one directory, set 0, or a process may answer from a record that
-   * another one has since changed or removed (a stale length, completion date, expiry or metadata).
+   * How many uploads to keep in memory: the record (the .json file) and the size and modification time of
+   * the .bin file as this process last wrote it, so that HEAD and PATCH make no system call to know them;
+   * 0 turns the cache off. Default 10000 (a few MB at most). The offset is always the .bin file's size: the
+   * cache holds the size this process left it at, and a crash empties it. The cache assumes this process
+   * is the only one changing the directory: with several processes (or machines) serving one directory,
+   * set 0, or a process may answer from what another one has since changed (a stale offset, length,
+   * completion date, expiry or metadata).
    */
   cacheSize?: number
 }
@@ -86,10 +90,11 @@ export class FileStore implements DataStore {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TusError('ID_TAKEN')
       throw err
     }
+    const { mtimeMs } = await fh.stat()
     await fh.close()
     const text = JSON.stringify(upload)
-    await writeFileAtomic(this.path(upload.id, 'json'), text)
-    this.cache.set(upload.id, text)
+    await createRecordFile(this.path(upload.id, 'json'), text)
+    this.cache.created(upload.id, text, mtimeMs)
     debug('created %s length=%s', upload.id, upload.length)
     return { ...upload, offset: 0 }
   }
@@ -97,32 +102,44 @@ export class FileStore implements DataStore {
   async get(id: string): Promise<Upload | undefined> {
     if (!isValidId(id)) return undefined
     await this.pending.recover()
-    let text = this.cache.get(id)
-    if (text === undefined) {
+    const cached = this.cache.get(id)
+    let record: Record
+    if (cached) {
+      // Parsed on every call: each caller gets its own objects.
+      record = JSON.parse(cached.text)
+    } else {
       const version = this.cache.version
+      let found
       try {
-        text = await readFile(this.path(id, 'json'), 'utf8')
+        found = lastRecord(await readFile(this.path(id, 'json'), 'utf8'))
       } catch (err) {
         if (isMissing(err)) return undefined
         throw err
       }
-      this.cache.fill(id, text, version)
+      // A record file without a whole line: a creation cut off by a crash, never acknowledged.
+      if (!found) return undefined
+      this.cache.fill(id, found.text, found.lines, version)
+      record = found.record as Record
     }
-    // Parsed on every call: each caller gets its own objects.
-    const record: Record = JSON.parse(text)
-    try {
-      const { size, mtime } = await stat(this.path(id, 'bin'))
-      // Unverified bytes of a request in progress are not part of the offset yet.
-      const start = this.pending.startOf(id)
-      const offset = start === undefined ? size : Math.min(size, start)
-      return { ...record, offset, updatedAt: mtime.toISOString() }
-    } catch (err) {
-      if (isMissing(err)) {
-        this.cache.forget(id)
-        return undefined
+    let size = cached?.size
+    let mtimeMs = cached?.mtimeMs
+    if (size === undefined || mtimeMs === undefined) {
+      const version = this.cache.fileVersion
+      try {
+        ;({ size, mtimeMs } = await stat(this.path(id, 'bin')))
+      } catch (err) {
+        if (isMissing(err)) {
+          this.cache.forget(id)
+          return undefined
+        }
+        throw err
       }
-      throw err
+      this.cache.fillFile(id, size, mtimeMs, version)
     }
+    // Unverified bytes of a request in progress are not part of the offset yet.
+    const start = this.pending.startOf(id)
+    const offset = start === undefined ? size : Math.min(size, start)
+    return { ...record, offset, updatedAt: new Date(mtimeMs).toISOString() }
   }
 
   async write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number> {
@@ -131,8 +148,15 @@ export class FileStore implements DataStore {
     const fh = await open(this.path(id, 'bin'), 'r+')
     let position = offset
     try {
-      for await (const batch of batches(body, WRITE_BATCH, GATHER_MS)) position = await writeAll(fh, batch, position)
+      for await (const batch of batches(body, WRITE_BATCH, GATHER_MS)) {
+        position = await writeAll(fh, batch, position)
+        this.cache.resized(id, position)
+      }
       if (this.syncWrites) await fh.datasync()
+    } catch (err) {
+      // A write that failed part-way stored an unknown number of bytes.
+      this.cache.forgetFile(id)
+      throw err
     } finally {
       await fh.close()
     }
@@ -143,7 +167,11 @@ export class FileStore implements DataStore {
     const fh = await open(this.path(id, 'bin'), 'r+')
     try {
       await fh.truncate(offset)
+      this.cache.resized(id, offset)
       if (this.syncWrites) await fh.datasync()
+    } catch (err) {
+      this.cache.forgetFile(id)
+      throw err
     } finally {
       await fh.close()
     }
@@ -184,6 +212,7 @@ export class FileStore implements DataStore {
     }
     await out.close()
     await rename(tmp, this.path(id, 'bin'))
+    this.cache.forgetFile(id)
     if (this.syncWrites) await syncDirectory(this.directory)
     const upload = await this.get(id)
     if (!upload) throw new TusError('NOT_FOUND')
@@ -203,13 +232,15 @@ export class FileStore implements DataStore {
   async update(id: string, changes: UploadChanges): Promise<Upload> {
     const current = await this.get(id)
     if (!current) throw new TusError('NOT_FOUND')
-    const { offset, ...record } = { ...current, ...changes }
+    const { offset, updatedAt, ...record } = { ...current, ...changes }
     const text = JSON.stringify(record)
+    // Known after get() unless the cache is off; then the file is rewritten once it is long.
+    const lines = this.cache.get(id)?.lines ?? MAX_LINES
     // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
-    this.cache.delete(id)
-    await writeFileAtomic(this.path(id, 'json'), text)
-    this.cache.set(id, text)
-    return { ...record, offset }
+    const known = this.cache.drop(id)
+    const now = await appendRecord(this.path(id, 'json'), text, lines)
+    this.cache.set(id, text, now, known)
+    return { ...record, offset, updatedAt }
   }
 
   async remove(id: string): Promise<void> {

@@ -1,64 +1,134 @@
 /**
- * FileStore's in-memory copy of upload records (the text of each <id>.json), so that a HEAD or PATCH does not
- * read and parse the file again. Bounded: the least recently used record goes first. The text, not an object,
- * is kept, so no caller can change a cached record through an object it was handed.
+ * FileStore's in-memory view of its uploads, so that a HEAD or PATCH makes no system call for what this
+ * process already knows: each record's text (the last line of <id>.json) and the size and modification time
+ * of <id>.bin as this process last left them. Bounded: the least recently used upload goes first. The text,
+ * not an object, is kept, so no caller can change a cached record through an object it was handed.
  *
  * Only correct while this process is the only writer of the directory (see FileStoreOptions.cacheSize).
+ * A value read from disk is cached only if the store changed nothing of that kind while the read was in
+ * flight (see fill / fillFile): the read may hold what was there before the change.
  */
+export interface CachedUpload {
+  /** The record, as one line of JSON. */
+  text: string
+  /** Lines in the record file (each update appends one). */
+  lines: number
+  /** The .bin file's size and mtime (ms), when known. */
+  size?: number
+  mtimeMs?: number
+}
+
+/** What was known of a data file when its record was dropped for a rewrite. */
+export interface KnownFile {
+  size: number | undefined
+  mtimeMs: number | undefined
+  version: number
+}
+
 export class RecordCache {
-  private readonly entries = new Map<string, string>()
+  private readonly entries = new Map<string, CachedUpload>()
   private readonly max: number
-  /** Counts the store's own record changes, so that a read which raced one is not cached (see fill). */
-  private changes = 0
+  /** Counts the store's own record changes (see fill). */
+  private recordChanges = 0
+  /** Counts the store's own changes to data files (see fillFile). */
+  private fileChanges = 0
 
   constructor(max: number) {
     this.max = max
   }
 
-  get(id: string): string | undefined {
-    const text = this.entries.get(id)
-    if (text !== undefined) {
+  get(id: string): CachedUpload | undefined {
+    const entry = this.entries.get(id)
+    if (entry !== undefined) {
       // Most recently used last.
       this.entries.delete(id)
-      this.entries.set(id, text)
+      this.entries.set(id, entry)
     }
-    return text
+    return entry
   }
 
   /** Taken before reading a record file, for fill(). */
   get version(): number {
-    return this.changes
+    return this.recordChanges
+  }
+
+  /** Taken before a stat of a data file, for fillFile(). */
+  get fileVersion(): number {
+    return this.fileChanges
+  }
+
+  /** Caches a record read from disk, unless the store changed any record since `version` was taken. */
+  fill(id: string, text: string, lines: number, version: number): void {
+    if (version === this.recordChanges) this.put(id, { text, lines })
+  }
+
+  /** Caches a data file's size and mtime found by a stat, unless the store changed any since `version`. */
+  fillFile(id: string, size: number, mtimeMs: number, version: number): void {
+    const entry = this.entries.get(id)
+    if (entry && version === this.fileChanges) {
+      entry.size = size
+      entry.mtimeMs = mtimeMs
+    }
   }
 
   /**
-   * Caches a record read from disk, unless the store changed any record since `version` was taken: the
-   * read may then hold the text from before that change, and caching it would bring the old record back.
+   * The store is about to rewrite this record: until set(), reads go to the file, whichever version it
+   * holds. Returns what is known of the data file, for set() to keep.
    */
-  fill(id: string, text: string, version: number): void {
-    if (version === this.changes) this.put(id, text)
+  drop(id: string): KnownFile {
+    this.recordChanges++
+    const entry = this.entries.get(id)
+    this.entries.delete(id)
+    return { size: entry?.size, mtimeMs: entry?.mtimeMs, version: this.fileChanges }
   }
 
-  /** The store wrote this record. */
-  set(id: string, text: string): void {
-    this.changes++
-    this.put(id, text)
+  /** The store wrote this record; `known` (from drop) is kept unless the data file changed since. */
+  set(id: string, text: string, lines: number, known?: KnownFile): void {
+    this.recordChanges++
+    const keep = known !== undefined && known.version === this.fileChanges
+    this.put(id, { text, lines, size: keep ? known.size : undefined, mtimeMs: keep ? known.mtimeMs : undefined })
   }
 
-  /** Drops a record found gone (not a change by the store). */
+  /** The store created an upload: its record and its empty data file. */
+  created(id: string, text: string, mtimeMs: number): void {
+    this.recordChanges++
+    this.fileChanges++
+    this.put(id, { text, lines: 1, size: 0, mtimeMs })
+  }
+
+  /** The store's data file for `id` is now `size` bytes long, written just now. */
+  resized(id: string, size: number): void {
+    this.fileChanges++
+    const entry = this.entries.get(id)
+    if (entry && entry.size !== undefined) {
+      entry.size = size
+      entry.mtimeMs = Date.now()
+    }
+  }
+
+  /** The store changed the data file in a way it does not know the outcome of: the next read stats it. */
+  forgetFile(id: string): void {
+    this.fileChanges++
+    const entry = this.entries.get(id)
+    if (entry) entry.size = entry.mtimeMs = undefined
+  }
+
+  /** Drops an upload found gone (not a change by the store). */
   forget(id: string): void {
     this.entries.delete(id)
   }
 
   /** The store is changing or removing this record. */
   delete(id: string): void {
-    this.changes++
+    this.recordChanges++
+    this.fileChanges++
     this.entries.delete(id)
   }
 
-  private put(id: string, text: string): void {
+  private put(id: string, entry: CachedUpload): void {
     if (this.max === 0) return
     this.entries.delete(id)
-    this.entries.set(id, text)
+    this.entries.set(id, entry)
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string)
   }
 }

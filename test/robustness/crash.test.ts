@@ -12,6 +12,7 @@ import { randomData, sha256 } from '../helpers/bytes.js'
 import { sleep } from '../helpers/raw.js'
 import { tempDir } from '../helpers/server.js'
 import { TUS } from '../helpers/tus.js'
+import { lastRecord } from '../../lib/stores/record-file.js'
 import { startChildServer, type ChildServer } from '../helpers/child-server.js'
 
 const DIST = fileURLToPath(new URL('../../dist/esm/index.js', import.meta.url))
@@ -123,13 +124,14 @@ it(`every upload survives ${KILLS} SIGKILLs byte-identical`, { timeout: 120_000 
     const res = await fetch(`${server.origin}${source.path}`)
     expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(source.data))
   }
-  // Whatever a kill left behind (a record being replaced, an upload created without its record) is never a
-  // readable-but-broken record: every record parses.
-  // An upload whose creation was cut between its .bin and its record is simply not there (404), never a 500.
+  // Whatever a kill left behind is never a readable-but-broken record: every record file holds a whole
+  // record, or none at all when its creation was cut off (never acknowledged); such an upload, like one
+  // whose creation was cut between its .bin and its record, is simply not there (404), never a 500.
   for (const name of await readdir(dir.path)) {
-    if (name.endsWith('.json') && !name.startsWith('.')) JSON.parse(await readFile(join(dir.path, name), 'utf8'))
-    if (name.endsWith('.bin') && !existsSync(join(dir.path, name.replace(/\.bin$/, '.json')))) {
-      const res = await fetch(`${server.origin}/files/${name.slice(0, -4)}`, { method: 'HEAD', headers: TUS })
+    const recordFile = name.endsWith('.json') && !name.startsWith('.')
+    const torn = recordFile && lastRecord(await readFile(join(dir.path, name), 'utf8')) === undefined
+    if (torn || (name.endsWith('.bin') && !existsSync(join(dir.path, name.replace(/\.bin$/, '.json'))))) {
+      const res = await fetch(`${server.origin}/files/${name.replace(/\.(bin|json)$/, '')}`, { method: 'HEAD', headers: TUS })
       expect(res.status).toBe(404)
     }
   }

@@ -1,5 +1,5 @@
 // FileStore's record cache: what it serves, how it is invalidated, bounded, and turned off.
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
@@ -11,6 +11,10 @@ beforeEach(async () => {
   dir = await tempDir()
 })
 afterEach(() => dir.remove())
+
+async function* body(text: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(text)
+}
 
 const draft = (id: string, length = 10) => ({ id, length, metadata: { name: 'a.txt' }, createdAt: new Date(0).toISOString() })
 
@@ -39,17 +43,50 @@ describe('FileStore record cache', () => {
     await store.update('two', { length: 5 })
     expect((await store.get('two'))!.length).toBe(5)
     // The file on disk says the same as the cache.
-    expect(JSON.parse(await readFile(join(dir.path, 'two.json'), 'utf8')).length).toBe(5)
+    const lines = (await readFile(join(dir.path, 'two.json'), 'utf8')).split('\n').filter(Boolean)
+    expect(JSON.parse(lines.at(-1)!).length).toBe(5)
     await store.remove('two')
     expect(await store.get('two')).toBeUndefined()
   })
 
-  it('never caches the offset: bytes appended to the .bin file show at once', async () => {
+  it('knows the offset it wrote without asking the disk; a new store (a restart) reads it from the .bin file', async () => {
     const store = new FileStore({ directory: dir.path })
     await store.create(draft('three'))
-    expect((await store.get('three'))!.offset).toBe(0)
-    await writeFile(join(dir.path, 'three.bin'), 'abcd', { flag: 'a' })
-    expect((await store.get('three'))!.offset).toBe(4)
+    await store.write('three', 0, body('abc'))
+    const written = (await store.get('three'))!
+    expect(written.offset).toBe(3)
+    expect(Date.parse(written.updatedAt!)).toBeGreaterThan(Date.now() - 60_000)
+    // Behind the store's back (as another process would): this store still answers from what it wrote...
+    await writeFile(join(dir.path, 'three.bin'), 'd', { flag: 'a' })
+    expect((await store.get('three'))!.offset).toBe(3)
+    // ...and one started on the directory, like a restarted process, reads the file.
+    const restarted = new FileStore({ directory: dir.path })
+    expect((await restarted.get('three'))!.offset).toBe(4)
+    const { mtime } = await stat(join(dir.path, 'three.bin'))
+    expect((await restarted.get('three'))!.updatedAt).toBe(mtime.toISOString())
+  })
+
+  it('knows the offset after a truncate, and stats again after a write that failed part-way', async () => {
+    const store = new FileStore({ directory: dir.path })
+    await store.create(draft('cut'))
+    await store.write('cut', 0, body('abcdef'))
+    await store.truncate('cut', 2)
+    expect((await store.get('cut'))!.offset).toBe(2)
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield Buffer.from('xyz')
+      throw new Error('connection lost')
+    }
+    await expect(store.write('cut', 2, failing())).rejects.toThrow('connection lost')
+    // The gathered bytes were written before the error surfaced; the size on disk is what counts.
+    const { size } = await stat(join(dir.path, 'cut.bin'))
+    expect((await store.get('cut'))!.offset).toBe(size)
+  })
+
+  it('with cacheSize 0 reads the offset from disk every time', async () => {
+    const store = new FileStore({ directory: dir.path, cacheSize: 0 })
+    await store.create(draft('five'))
+    await writeFile(join(dir.path, 'five.bin'), 'abcd', { flag: 'a' })
+    expect((await store.get('five'))!.offset).toBe(4)
   })
 
   it('with cacheSize 0 reads every record from disk (several processes sharing a directory)', async () => {
@@ -78,24 +115,42 @@ describe('RecordCache', () => {
   it('does not cache a record read while the store changed records: the read may predate the change', () => {
     const cache = new RecordCache(10)
     const before = cache.version
-    cache.set('a', '{"v":2}') // the store rewrote a record while the read was in flight
-    cache.fill('a', '{"v":1}', before)
-    expect(cache.get('a')).toBe('{"v":2}')
+    cache.set('a', '{"v":2}', 1) // the store rewrote a record while the read was in flight
+    cache.fill('a', '{"v":1}', 1, before)
+    expect(cache.get('a')?.text).toBe('{"v":2}')
     const again = cache.version
     cache.delete('b')
-    cache.fill('b', '{"old":true}', again)
+    cache.fill('b', '{"old":true}', 1, again)
     expect(cache.get('b')).toBeUndefined()
+  })
+
+  it('does not cache a size found by a stat while the store changed a data file: the stat may predate it', () => {
+    const cache = new RecordCache(10)
+    cache.fill('a', '{}', 1, cache.version)
+    const before = cache.fileVersion
+    cache.resized('other', 10) // any data file changed while the stat was in flight
+    cache.fillFile('a', 5, 1000, before)
+    expect(cache.get('a')?.size).toBeUndefined()
+    cache.fillFile('a', 5, 1000, cache.fileVersion)
+    expect(cache.get('a')).toMatchObject({ size: 5, mtimeMs: 1000 })
+    // A record rewrite keeps what is known of the data file, unless the file changed in between.
+    cache.set('a', '{"v":2}', 2, cache.drop('a'))
+    expect(cache.get('a')).toMatchObject({ text: '{"v":2}', size: 5 })
+    const known = cache.drop('a')
+    cache.resized('a', 7)
+    cache.set('a', '{"v":3}', 3, known)
+    expect(cache.get('a')?.size).toBeUndefined()
   })
 
   it('caches a record read when nothing changed meanwhile, and holds at most its size', () => {
     const cache = new RecordCache(2)
     const v = cache.version
-    cache.fill('a', 'A', v)
-    cache.fill('b', 'B', v)
-    expect(cache.get('a')).toBe('A') // 'a' is now the most recently used
-    cache.fill('c', 'C', v)
+    cache.fill('a', 'A', 1, v)
+    cache.fill('b', 'B', 1, v)
+    expect(cache.get('a')?.text).toBe('A') // 'a' is now the most recently used
+    cache.fill('c', 'C', 1, v)
     expect(cache.get('b')).toBeUndefined()
-    expect(cache.get('a')).toBe('A')
-    expect(cache.get('c')).toBe('C')
+    expect(cache.get('a')?.text).toBe('A')
+    expect(cache.get('c')?.text).toBe('C')
   })
 })

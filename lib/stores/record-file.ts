@@ -1,0 +1,82 @@
+/**
+ * FileStore's record files (<id>.json): one JSON record per line, the last complete line being the record.
+ * A record is created by writing its file once and changed by appending a line, so an upload costs one inode
+ * for its record for its whole life, and no change ever frees one: on a file system that discards freed
+ * blocks (ext4 mounted with `discard`), freeing an inode per completed upload is what small uploads cost most.
+ *
+ * Durability is that of a temp file renamed into place: every line is fsynced before the change is reported
+ * done. A crash while writing leaves a last line that is cut short; it does not parse and is ignored, so the
+ * record is the one before (or, for a record cut off while being created, none: that creation was never
+ * acknowledged). Appending rewrites no byte of the earlier lines. After MAX_LINES lines the file is rewritten
+ * (temp file, fsync, rename) to the record alone.
+ */
+import { constants, open, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { syncDirectory, writeFileAtomic } from './atomic-file.js'
+
+/** Lines a record file may hold before it is rewritten to one. */
+export const MAX_LINES = 8
+
+export interface RecordText {
+  /** The record's line (without the newline). */
+  text: string
+  /** The record's parsed value. */
+  record: unknown
+  /** Lines in the file. */
+  lines: number
+}
+
+/** The record in a record file's content: its last line that is a whole JSON object; undefined if none. */
+export function lastRecord(content: string): RecordText | undefined {
+  const lines = content.split('\n')
+  let count = 0
+  for (const line of lines) if (line !== '') count++
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const text = lines[i]
+    if (text === '') continue
+    try {
+      const record: unknown = JSON.parse(text)
+      if (record !== null && typeof record === 'object' && !Array.isArray(record)) return { text, record, lines: count }
+    } catch {
+      // A line cut short by a crash: the record is an earlier line.
+    }
+  }
+  return undefined
+}
+
+/** Writes a new record file (replacing any leftover of a creation that never completed), durably. */
+export async function createRecordFile(path: string, text: string): Promise<void> {
+  const fh = await open(path, 'w', 0o600)
+  try {
+    await fh.writeFile(`${text}\n`)
+    await fh.sync()
+  } catch (err) {
+    await fh.close().catch(() => {})
+    await unlink(path).catch(() => {})
+    throw err
+  }
+  await fh.close()
+  // The new name must survive a crash too.
+  await syncDirectory(dirname(path))
+}
+
+/**
+ * Records a change: appends `text` as a new line, durably, or rewrites the file to it once it holds
+ * MAX_LINES. Returns the number of lines the file holds afterwards.
+ */
+export async function appendRecord(path: string, text: string, lines: number): Promise<number> {
+  if (lines >= MAX_LINES) {
+    await writeFileAtomic(path, `${text}\n`)
+    return 1
+  }
+  // No O_CREAT: a record removed meanwhile is not brought back.
+  const fh = await open(path, constants.O_WRONLY | constants.O_APPEND)
+  try {
+    // The leading newline ends a last line that a crash cut short, which would otherwise swallow this one.
+    await fh.write(`\n${text}\n`)
+    await fh.datasync()
+  } finally {
+    await fh.close()
+  }
+  return lines + 1
+}
