@@ -30,46 +30,68 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
 }
 
 interface DirectorySync {
-  /** The directory, opened once for a run of back-to-back syncs and closed when the run ends. */
+  /** The directory, opened by the first sync and closed once no sync came for KEEP_OPEN_MS. */
   handle: Promise<FileHandle>
-  /** The sync in progress. */
-  running: Promise<void>
+  /** The sync in progress; undefined when idle. */
+  running: Promise<void> | undefined
   /** The sync that starts once `running` is done, shared by every caller that came after `running` began. */
   next: Promise<void> | undefined
+  /** Closes the handle when no sync comes in time. */
+  idle: NodeJS.Timeout | undefined
 }
+
+/** How long a directory stays open after its last sync, for the next one (a steady stream of creations). */
+const KEEP_OPEN_MS = 1000
 
 const directorySyncs = new Map<string, DirectorySync>()
 
 /**
  * Makes a rename or a new file in `dir` durable. Concurrent callers share syncs (group commit): a caller is
  * only ever answered by a sync that began after it called, so what it did before calling is covered. (The
- * directory handle is opened by the first sync of a run; the directory being replaced during that run is
- * not supported, as it is not for the store's other files.)
+ * directory handle is kept open between syncs that come close together; the directory being replaced
+ * meanwhile is not supported, as it is not for the store's other files.)
  */
 export function syncDirectory(dir: string): Promise<void> {
-  const current = directorySyncs.get(dir)
-  if (current) {
-    current.next ??= current.running.then(
+  let entry = directorySyncs.get(dir)
+  if (!entry) {
+    const created: DirectorySync = { handle: open(dir, 'r'), running: undefined, next: undefined, idle: undefined }
+    // A directory that could not be opened is tried again by the next sync.
+    created.handle.catch(() => {
+      if (directorySyncs.get(dir) === created) directorySyncs.delete(dir)
+    })
+    directorySyncs.set(dir, created)
+    entry = created
+  }
+  const { running } = entry
+  if (running) {
+    const current = entry
+    current.next ??= running.then(
       () => syncWith(current),
       () => syncWith(current),
     )
     return current.next
   }
-  const handle = open(dir, 'r')
-  const entry: DirectorySync = { handle, running: handle.then((fh) => fh.sync()), next: undefined }
-  directorySyncs.set(dir, entry)
+  clearTimeout(entry.idle)
+  return run(dir, entry, syncWith(entry))
+}
+
+function run(dir: string, entry: DirectorySync, sync: Promise<void>): Promise<void> {
+  entry.running = sync
   const advance = (): void => {
-    if (entry.next) {
-      entry.running = entry.next
-      entry.next = undefined
-      entry.running.then(advance, advance)
+    const { next } = entry
+    entry.next = undefined
+    if (next) {
+      run(dir, entry, next)
       return
     }
-    directorySyncs.delete(dir)
-    entry.handle.then((fh) => fh.close()).catch(() => {})
+    entry.running = undefined
+    entry.idle = setTimeout(() => {
+      if (directorySyncs.get(dir) === entry) directorySyncs.delete(dir)
+      entry.handle.then((fh) => fh.close()).catch(() => {})
+    }, KEEP_OPEN_MS).unref()
   }
-  entry.running.then(advance, advance)
-  return entry.running
+  sync.then(advance, advance)
+  return sync
 }
 
 const syncWith = (entry: DirectorySync): Promise<void> => entry.handle.then((fh) => fh.sync())

@@ -21,10 +21,11 @@ import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
 import { syncDirectory } from './atomic-file.js'
 import { batches, writeAll } from './batches.js'
+import { closeSettled, openFd } from './descriptors.js'
 import { PendingMarkers } from './pending-markers.js'
 import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
 import { isValidId } from './ids.js'
-import { RecordCache } from './record-cache.js'
+import { copyRecord, RecordCache, type StoredRecord } from './record-cache.js'
 import { appendRecord, createRecordFile, lastRecord, MAX_LINES } from './record-file.js'
 
 const debug = createDebug('tus-middleware:store:file')
@@ -50,11 +51,12 @@ export interface FileStoreOptions {
   cacheSize?: number
 }
 
-type Record = Omit<Upload, 'offset'>
-
 /** Bytes gathered for one write, and the longest a received chunk waits for more (see batches.ts). */
 const WRITE_BATCH = 512 * 1024
 const GATHER_MS = 2
+
+/** A modification time as an ISO date, rounded to the millisecond as fs.Stats dates are. */
+const isoDate = (ms: number): string => new Date(Math.round(ms)).toISOString()
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT'
 
@@ -83,30 +85,27 @@ export class FileStore implements DataStore {
 
   async create(upload: NewUpload): Promise<Upload> {
     await this.init()
-    let fh
     try {
-      fh = await open(this.path(upload.id, 'bin'), 'wx', 0o600)
+      // Empty: closing it has nothing to write back.
+      closeSettled(await openFd(this.path(upload.id, 'bin'), 'wx', 0o600))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new TusError('ID_TAKEN')
       throw err
     }
-    const { mtimeMs } = await fh.stat()
-    await fh.close()
-    const text = JSON.stringify(upload)
-    await createRecordFile(this.path(upload.id, 'json'), text)
-    this.cache.created(upload.id, text, mtimeMs)
+    const mtimeMs = Date.now()
+    await createRecordFile(this.path(upload.id, 'json'), JSON.stringify(upload))
+    this.cache.created(upload.id, upload, mtimeMs)
     debug('created %s length=%s', upload.id, upload.length)
     return { ...upload, offset: 0 }
   }
 
   async get(id: string): Promise<Upload | undefined> {
     if (!isValidId(id)) return undefined
-    await this.pending.recover()
+    if (!this.pending.recovered) await this.pending.recover()
     const cached = this.cache.get(id)
-    let record: Record
+    let record: StoredRecord
     if (cached) {
-      // Parsed on every call: each caller gets its own objects.
-      record = JSON.parse(cached.text)
+      record = copyRecord(cached.record)
     } else {
       const version = this.cache.version
       let found
@@ -118,13 +117,17 @@ export class FileStore implements DataStore {
       }
       // A record file without a whole line: a creation cut off by a crash, never acknowledged.
       if (!found) return undefined
-      this.cache.fill(id, found.text, found.lines, version)
-      record = found.record as Record
+      record = found.record as StoredRecord
+      this.cache.fill(id, record, found.lines, version)
     }
-    let size = cached?.size
-    let mtimeMs = cached?.mtimeMs
-    if (size === undefined || mtimeMs === undefined) {
+    let size: number
+    let updatedAt: string
+    if (cached?.size !== undefined && cached.mtimeMs !== undefined) {
+      size = cached.size
+      updatedAt = cached.updatedAt ??= isoDate(cached.mtimeMs)
+    } else {
       const version = this.cache.fileVersion
+      let mtimeMs: number
       try {
         ;({ size, mtimeMs } = await stat(this.path(id, 'bin')))
       } catch (err) {
@@ -135,11 +138,14 @@ export class FileStore implements DataStore {
         throw err
       }
       this.cache.fillFile(id, size, mtimeMs, version)
+      updatedAt = isoDate(mtimeMs)
     }
     // Unverified bytes of a request in progress are not part of the offset yet.
     const start = this.pending.startOf(id)
-    const offset = start === undefined ? size : Math.min(size, start)
-    return { ...record, offset, updatedAt: new Date(mtimeMs).toISOString() }
+    const upload = record as Upload
+    upload.offset = start === undefined ? size : Math.min(size, start)
+    upload.updatedAt = updatedAt
+    return upload
   }
 
   async write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number> {
@@ -233,13 +239,12 @@ export class FileStore implements DataStore {
     const current = await this.get(id)
     if (!current) throw new TusError('NOT_FOUND')
     const { offset, updatedAt, ...record } = { ...current, ...changes }
-    const text = JSON.stringify(record)
     // Known after get() unless the cache is off; then the file is rewritten once it is long.
     const lines = this.cache.get(id)?.lines ?? MAX_LINES
     // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
     const known = this.cache.drop(id)
-    const now = await appendRecord(this.path(id, 'json'), text, lines)
-    this.cache.set(id, text, now, known)
+    const now = await appendRecord(this.path(id, 'json'), JSON.stringify(record), lines)
+    this.cache.set(id, record, now, known)
     return { ...record, offset, updatedAt }
   }
 

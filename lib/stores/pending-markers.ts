@@ -18,7 +18,9 @@ const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.cod
 export class PendingMarkers {
   /** Provisional writes in progress in this process: id -> the offset they started at. */
   private readonly active = new Map<string, number>()
-  private recovered: Promise<void> | undefined
+  private recovery: Promise<void> | undefined
+  /** recover() has finished: no need to wait for it. */
+  recovered = false
 
   constructor(
     private readonly directory: string,
@@ -57,11 +59,16 @@ export class PendingMarkers {
 
   /** Once per store: drops the unverified bytes of requests a dead process left behind. */
   recover(): Promise<void> {
-    this.recovered ??= this.recoverAll().catch((err) => {
-      this.recovered = undefined
-      throw err
-    })
-    return this.recovered
+    this.recovery ??= this.recoverAll().then(
+      () => {
+        this.recovered = true
+      },
+      (err) => {
+        this.recovery = undefined
+        throw err
+      },
+    )
+    return this.recovery
   }
 
   private async recoverAll(): Promise<void> {

@@ -1,21 +1,44 @@
+import type { Upload } from '../upload.js'
+
 /**
  * FileStore's in-memory view of its uploads, so that a HEAD or PATCH makes no system call for what this
- * process already knows: each record's text (the last line of <id>.json) and the size and modification time
- * of <id>.bin as this process last left them. Bounded: the least recently used upload goes first. The text,
- * not an object, is kept, so no caller can change a cached record through an object it was handed.
+ * process already knows: each record (the last line of <id>.json, parsed) and the size and modification time
+ * of <id>.bin as this process last left them. Bounded: the least recently used upload goes first. Cached
+ * records are frozen and never handed out: the store gives each caller a copy (see copyRecord).
  *
  * Only correct while this process is the only writer of the directory (see FileStoreOptions.cacheSize).
  * A value read from disk is cached only if the store changed nothing of that kind while the read was in
  * flight (see fill / fillFile): the read may hold what was there before the change.
  */
+export type StoredRecord = Omit<Upload, 'offset' | 'updatedAt'>
+
 export interface CachedUpload {
-  /** The record, as one line of JSON. */
-  text: string
+  /** The record (frozen). */
+  record: StoredRecord
   /** Lines in the record file (each update appends one). */
   lines: number
   /** The .bin file's size and mtime (ms), when known. */
   size?: number
   mtimeMs?: number
+  /** mtimeMs as an ISO date, made once. */
+  updatedAt?: string
+}
+
+/** A caller's own copy of a record: no object in it is shared with the cache (or with another caller). */
+export function copyRecord(record: StoredRecord): StoredRecord {
+  const copy = { ...record, metadata: { ...record.metadata } }
+  const { concat } = record
+  if (concat) copy.concat = concat.type === 'final' ? { ...concat, parts: [...concat.parts] } : { ...concat }
+  return copy
+}
+
+/** The cache's own frozen copy. */
+function frozen(record: StoredRecord): StoredRecord {
+  const copy = copyRecord(record)
+  Object.freeze(copy.metadata)
+  if (copy.concat?.type === 'final') Object.freeze(copy.concat.parts)
+  if (copy.concat) Object.freeze(copy.concat)
+  return Object.freeze(copy)
 }
 
 /** What was known of a data file when its record was dropped for a rewrite. */
@@ -58,8 +81,8 @@ export class RecordCache {
   }
 
   /** Caches a record read from disk, unless the store changed any record since `version` was taken. */
-  fill(id: string, text: string, lines: number, version: number): void {
-    if (version === this.recordChanges) this.put(id, { text, lines })
+  fill(id: string, record: StoredRecord, lines: number, version: number): void {
+    if (version === this.recordChanges) this.put(id, { record: frozen(record), lines })
   }
 
   /** Caches a data file's size and mtime found by a stat, unless the store changed any since `version`. */
@@ -68,6 +91,7 @@ export class RecordCache {
     if (entry && version === this.fileChanges) {
       entry.size = size
       entry.mtimeMs = mtimeMs
+      entry.updatedAt = undefined
     }
   }
 
@@ -83,17 +107,17 @@ export class RecordCache {
   }
 
   /** The store wrote this record; `known` (from drop) is kept unless the data file changed since. */
-  set(id: string, text: string, lines: number, known?: KnownFile): void {
+  set(id: string, record: StoredRecord, lines: number, known?: KnownFile): void {
     this.recordChanges++
     const keep = known !== undefined && known.version === this.fileChanges
-    this.put(id, { text, lines, size: keep ? known.size : undefined, mtimeMs: keep ? known.mtimeMs : undefined })
+    this.put(id, { record: frozen(record), lines, size: keep ? known.size : undefined, mtimeMs: keep ? known.mtimeMs : undefined })
   }
 
   /** The store created an upload: its record and its empty data file. */
-  created(id: string, text: string, mtimeMs: number): void {
+  created(id: string, record: StoredRecord, mtimeMs: number): void {
     this.recordChanges++
     this.fileChanges++
-    this.put(id, { text, lines: 1, size: 0, mtimeMs })
+    this.put(id, { record: frozen(record), lines: 1, size: 0, mtimeMs })
   }
 
   /** The store's data file for `id` is now `size` bytes long, written just now. */
@@ -103,6 +127,7 @@ export class RecordCache {
     if (entry && entry.size !== undefined) {
       entry.size = size
       entry.mtimeMs = Date.now()
+      entry.updatedAt = undefined
     }
   }
 
@@ -110,7 +135,7 @@ export class RecordCache {
   forgetFile(id: string): void {
     this.fileChanges++
     const entry = this.entries.get(id)
-    if (entry) entry.size = entry.mtimeMs = undefined
+    if (entry) entry.size = entry.mtimeMs = entry.updatedAt = undefined
   }
 
   /** Drops an upload found gone (not a change by the store). */

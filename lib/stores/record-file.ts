@@ -10,9 +10,11 @@
  * acknowledged). Appending rewrites no byte of the earlier lines. After MAX_LINES lines the file is rewritten
  * (temp file, fsync, rename) to the record alone.
  */
-import { constants, open, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
+import { closeSettled, openFd, syncFd, writeAllFd } from './descriptors.js'
 
 /** Lines a record file may hold before it is rewritten to one. */
 export const MAX_LINES = 8
@@ -46,16 +48,16 @@ export function lastRecord(content: string): RecordText | undefined {
 
 /** Writes a new record file (replacing any leftover of a creation that never completed), durably. */
 export async function createRecordFile(path: string, text: string): Promise<void> {
-  const fh = await open(path, 'w', 0o600)
+  const fd = await openFd(path, 'w', 0o600)
   try {
-    await fh.writeFile(`${text}\n`)
-    await fh.sync()
+    await writeAllFd(fd, Buffer.from(`${text}\n`))
+    await syncFd(fd)
   } catch (err) {
-    await fh.close().catch(() => {})
+    closeSettled(fd)
     await unlink(path).catch(() => {})
     throw err
   }
-  await fh.close()
+  closeSettled(fd)
   // The new name must survive a crash too.
   await syncDirectory(dirname(path))
 }
@@ -70,13 +72,14 @@ export async function appendRecord(path: string, text: string, lines: number): P
     return 1
   }
   // No O_CREAT: a record removed meanwhile is not brought back.
-  const fh = await open(path, constants.O_WRONLY | constants.O_APPEND)
+  const fd = await openFd(path, constants.O_WRONLY | constants.O_APPEND)
   try {
     // The leading newline ends a last line that a crash cut short, which would otherwise swallow this one.
-    await fh.write(`\n${text}\n`)
-    await fh.datasync()
+    await writeAllFd(fd, Buffer.from(`\n${text}\n`))
+    await syncFd(fd, true)
   } finally {
-    await fh.close()
+    // Also after a failed write or sync: what reached the file is a line the reader ignores if cut short.
+    closeSettled(fd)
   }
   return lines + 1
 }

@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
-import { RecordCache } from '../../lib/stores/record-cache.js'
+import { copyRecord, RecordCache } from '../../lib/stores/record-cache.js'
 import { tempDir } from '../helpers/server.js'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
@@ -112,21 +112,36 @@ describe('FileStore record cache', () => {
 })
 
 describe('RecordCache', () => {
+  const v = (n: number) => ({ ...draft(`r${n}`, n) })
+
+  it('keeps its own frozen copy: neither the object it was given nor a copy handed out changes it', () => {
+    const cache = new RecordCache(10)
+    const given = v(1)
+    cache.set('a', given, 1)
+    given.metadata.name = 'changed'
+    const cached = cache.get('a')!.record
+    expect(cached.metadata.name).toBe('a.txt')
+    expect(Object.isFrozen(cached) && Object.isFrozen(cached.metadata)).toBe(true)
+    const copy = copyRecord(cached)
+    copy.metadata.name = 'mine'
+    expect(cache.get('a')!.record.metadata.name).toBe('a.txt')
+  })
+
   it('does not cache a record read while the store changed records: the read may predate the change', () => {
     const cache = new RecordCache(10)
     const before = cache.version
-    cache.set('a', '{"v":2}', 1) // the store rewrote a record while the read was in flight
-    cache.fill('a', '{"v":1}', 1, before)
-    expect(cache.get('a')?.text).toBe('{"v":2}')
+    cache.set('a', v(2), 1) // the store rewrote a record while the read was in flight
+    cache.fill('a', v(1), 1, before)
+    expect(cache.get('a')?.record).toEqual(v(2))
     const again = cache.version
     cache.delete('b')
-    cache.fill('b', '{"old":true}', 1, again)
+    cache.fill('b', v(0), 1, again)
     expect(cache.get('b')).toBeUndefined()
   })
 
   it('does not cache a size found by a stat while the store changed a data file: the stat may predate it', () => {
     const cache = new RecordCache(10)
-    cache.fill('a', '{}', 1, cache.version)
+    cache.fill('a', v(1), 1, cache.version)
     const before = cache.fileVersion
     cache.resized('other', 10) // any data file changed while the stat was in flight
     cache.fillFile('a', 5, 1000, before)
@@ -134,23 +149,23 @@ describe('RecordCache', () => {
     cache.fillFile('a', 5, 1000, cache.fileVersion)
     expect(cache.get('a')).toMatchObject({ size: 5, mtimeMs: 1000 })
     // A record rewrite keeps what is known of the data file, unless the file changed in between.
-    cache.set('a', '{"v":2}', 2, cache.drop('a'))
-    expect(cache.get('a')).toMatchObject({ text: '{"v":2}', size: 5 })
+    cache.set('a', v(2), 2, cache.drop('a'))
+    expect(cache.get('a')).toMatchObject({ record: v(2), size: 5 })
     const known = cache.drop('a')
     cache.resized('a', 7)
-    cache.set('a', '{"v":3}', 3, known)
+    cache.set('a', v(3), 3, known)
     expect(cache.get('a')?.size).toBeUndefined()
   })
 
   it('caches a record read when nothing changed meanwhile, and holds at most its size', () => {
     const cache = new RecordCache(2)
-    const v = cache.version
-    cache.fill('a', 'A', 1, v)
-    cache.fill('b', 'B', 1, v)
-    expect(cache.get('a')?.text).toBe('A') // 'a' is now the most recently used
-    cache.fill('c', 'C', 1, v)
+    const version = cache.version
+    cache.fill('a', v(0), 1, version)
+    cache.fill('b', v(1), 1, version)
+    expect(cache.get('a')?.record).toEqual(v(0)) // 'a' is now the most recently used
+    cache.fill('c', v(2), 1, version)
     expect(cache.get('b')).toBeUndefined()
-    expect(cache.get('a')?.text).toBe('A')
-    expect(cache.get('c')?.text).toBe('C')
+    expect(cache.get('a')?.record).toEqual(v(0))
+    expect(cache.get('c')?.record).toEqual(v(2))
   })
 })

@@ -1,5 +1,5 @@
 // FileStore.write batching (chunks gathered into one writev) and grouped directory syncs.
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import request from 'supertest'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -80,6 +80,9 @@ describe('syncDirectory', () => {
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => syncDirectory(missing)))
     expect(results.every((r) => r.status === 'rejected')).toBe(true)
     await expect(syncDirectory(dir.path)).resolves.toBeUndefined()
+    // A directory that could not be opened is opened again by the next sync, not remembered as failed.
+    await mkdir(missing)
+    await expect(syncDirectory(missing)).resolves.toBeUndefined()
   })
 
   it('creates many uploads at once, each with a readable record', async () => {
