@@ -5,9 +5,10 @@ import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BodyReader } from './body.js'
 import { ERRORS, TusError } from './errors.js'
-import { safeEmit, type TusEvents, type TusEventName } from './events.js'
+import { safeEmit } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { TUS_VERSION } from './protocol/constants.js'
+import { snapshot, type Upload } from './upload.js'
 import type { WaitingMap } from './waiting.js'
 
 export interface Server {
@@ -47,9 +48,17 @@ const RETRY_AFTER_SECONDS = 1
 
 export type Headers = Record<string, string | number | undefined>
 
-/** Holds an event until the response is out (notifications never delay or break a request). */
-export function emitLater<E extends TusEventName>(ctx: Context, event: E, ...args: TusEvents[E]): void {
-  ctx.events.push(() => safeEmit(ctx.server.emitter, event, ...args))
+type UploadEvent = 'created' | 'progress' | 'completed' | 'terminated'
+
+/**
+ * Holds an event about `upload` until the response is out (notifications never delay or break a request).
+ * Listeners get a frozen copy as the upload is now; with no listener, nothing is copied.
+ */
+export function emitLater(ctx: Context, event: UploadEvent, upload: Upload): void {
+  const { emitter } = ctx.server
+  if (emitter.listenerCount(event) === 0) return
+  const frozen = snapshot(upload)
+  ctx.events.push(() => safeEmit(emitter, event, frozen))
 }
 
 /** Writes the response with Tus-Resumable (spec: core, Tus-Resumable), then releases held events. */

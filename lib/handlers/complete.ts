@@ -13,7 +13,7 @@ export async function completeIfDone(ctx: Context, upload: Upload): Promise<Uplo
   const partial = upload.concat?.type === 'partial'
   if (ctx.options.onComplete && !partial) await ctx.options.onComplete(snapshot(upload), ctx.req)
   const done = { ...upload, ...(await ctx.options.store.update(upload.id, { completedAt: new Date().toISOString() })) }
-  if (!partial) emitLater(ctx, 'completed', snapshot(done))
+  if (!partial) emitLater(ctx, 'completed', done)
   // A finished part may be the last one some final upload waits for (spec: concatenation-unfinished).
   else await settleWaiting(ctx, done.id)
   return done

@@ -121,7 +121,7 @@ async function createRecord(
   check?.(final)
   const upload = await store.create(final)
   const firstEvent = ctx.events.length
-  emitLater(ctx, 'created', snapshot(upload))
+  emitLater(ctx, 'created', upload)
   try {
     await then(upload)
   } catch (err) {

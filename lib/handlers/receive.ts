@@ -51,7 +51,7 @@ export async function receive(ctx: Context, upload: Upload, limit: number, plan:
   if (storeLength) current = { ...(await ctx.options.store.update(upload.id, { length: upload.length })), offset }
   if (offset !== upload.offset) {
     current = withExpiry(ctx.options, { ...current, updatedAt: new Date().toISOString() })
-    emitLater(ctx, 'progress', snapshot(current))
+    emitLater(ctx, 'progress', current)
   }
   current = await completeIfDone(ctx, current)
   return { upload: current, reason }

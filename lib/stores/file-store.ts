@@ -63,6 +63,8 @@ const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.cod
 export class FileStore implements DataStore {
   readonly capabilities: readonly StoreCapability[] = ['termination', 'read', 'concatenation', 'expiration']
   readonly directory: string
+  /** The directory with a trailing separator. */
+  private readonly prefix: string
   private readonly syncWrites: boolean
   private readonly cache: RecordCache
   private ready: Promise<unknown> | undefined
@@ -74,6 +76,7 @@ export class FileStore implements DataStore {
       throw new TypeError('FileStore: option "directory" must be a non-empty string')
     }
     this.directory = resolve(options.directory)
+    this.prefix = this.directory.endsWith(sep) ? this.directory : this.directory + sep
     this.syncWrites = options.syncWrites ?? false
     const cacheSize = options.cacheSize ?? 10_000
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
@@ -275,10 +278,9 @@ export class FileStore implements DataStore {
 
   /** The file for an id; refuses anything that could leave the directory. */
   private path(id: string, ext: 'bin' | 'json' | 'pending'): string {
+    // A valid id has no separator and does not start with a dot: the name stays inside the directory.
     if (!isValidId(id)) throw new TusError('INVALID_ID')
-    const full = resolve(this.directory, `${id}.${ext}`)
-    if (!full.startsWith(this.directory + sep)) throw new TusError('INVALID_ID')
-    return full
+    return `${this.prefix}${id}.${ext}`
   }
 
   private init(): Promise<unknown> {

@@ -51,15 +51,16 @@ export async function createRecordFile(path: string, text: string): Promise<void
   const fd = await openFd(path, 'w', 0o600)
   try {
     await writeAllFd(fd, Buffer.from(`${text}\n`))
-    await syncFd(fd)
+    // The content and the new name must both survive a crash. Synced together (a journaling file system
+    // commits both at once): a crash between the two leaves a name without a whole line, which the reader
+    // takes for no record, as it is: the creation was never acknowledged.
+    await Promise.all([syncFd(fd), syncDirectory(dirname(path))])
   } catch (err) {
     closeSettled(fd)
     await unlink(path).catch(() => {})
     throw err
   }
   closeSettled(fd)
-  // The new name must survive a crash too.
-  await syncDirectory(dirname(path))
 }
 
 /**
