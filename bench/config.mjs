@@ -16,8 +16,8 @@ export function config(quick) {
         rounds: 1,
         big: { size: 256 * MiB },
         chunks: { size: 64 * MiB, chunk: MiB },
-        small: { count: 500, size: 4096, concurrency: 32 },
-        head: { count: 2000, uploads: 64, concurrency: 32 },
+        small: { count: 500, size: 4096, concurrency: 32, warmup: 200 },
+        head: { count: 2000, uploads: 64, concurrency: 32, warmup: 1000 },
         huge: { size: GiB },
         checksum: { size: 256 * MiB },
       }
@@ -25,8 +25,8 @@ export function config(quick) {
         rounds: 5,
         big: { size: GiB },
         chunks: { size: 256 * MiB, chunk: MiB },
-        small: { count: 2000, size: 4096, concurrency: 32 },
-        head: { count: 5000, uploads: 64, concurrency: 32 },
+        small: { count: 2000, size: 4096, concurrency: 32, warmup: 500 },
+        head: { count: 5000, uploads: 64, concurrency: 32, warmup: 2000 },
         huge: { size: 4 * GiB },
         checksum: { size: GiB },
       }

@@ -3,7 +3,7 @@
  *   <id>.bin   the bytes received so far; its size IS the offset, so the offset can never claim a byte
  *              that is not on disk, whatever moment the process dies at;
  *   <id>.json  the record (length, metadata, dates): written once, changed by appending a line (see
- *              record-file.ts); every change is fsynced before it is reported done.
+ *              record-file.ts); fsynced before a change is reported done (a completion: with syncWrites).
  * The .bin file is created first and exclusively, so an id is taken once; a .bin without a .json (a crash
  * during creation) is not an upload.
  *
@@ -54,6 +54,15 @@ export interface FileStoreOptions {
 /** Bytes gathered for one write, and the longest a received chunk waits for more (see batches.ts). */
 const WRITE_BATCH = 512 * 1024
 const GATHER_MS = 2
+
+/**
+ * A change that only records completion is fsynced with syncWrites alone, like the bytes it marks: a
+ * completion is then never durable before the last bytes are, and without syncWrites it survives any crash
+ * of the process (it is in the page cache) while a power loss may undo it, as it may shorten the bytes: the
+ * upload is then found complete again later and onComplete runs again, never skipped.
+ */
+const onlyCompletion = (changes: UploadChanges): boolean =>
+  changes.completedAt !== undefined && changes.length === undefined && changes.metadata === undefined
 
 /** A modification time as an ISO date, rounded to the millisecond as fs.Stats dates are. */
 const isoDate = (ms: number): string => new Date(Math.round(ms)).toISOString()
@@ -246,7 +255,7 @@ export class FileStore implements DataStore {
     const lines = this.cache.get(id)?.lines ?? MAX_LINES
     // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
     const known = this.cache.drop(id)
-    const now = await appendRecord(this.path(id, 'json'), JSON.stringify(record), lines)
+    const now = await appendRecord(this.path(id, 'json'), JSON.stringify(record), lines, this.syncWrites || !onlyCompletion(changes))
     this.cache.set(id, record, now, known)
     return { ...record, offset, updatedAt }
   }

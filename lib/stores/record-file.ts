@@ -4,8 +4,8 @@
  * for its record for its whole life, and no change ever frees one: on a file system that discards freed
  * blocks (ext4 mounted with `discard`), freeing an inode per completed upload is what small uploads cost most.
  *
- * Durability is that of a temp file renamed into place: every line is fsynced before the change is reported
- * done. A crash while writing leaves a last line that is cut short; it does not parse and is ignored, so the
+ * Durability is that of a temp file renamed into place: a line is fsynced before the change is reported done
+ * (FileStore leaves out only the completion's without syncWrites, see there). A crash while writing leaves a last line that is cut short; it does not parse and is ignored, so the
  * record is the one before (or, for a record cut off while being created, none: that creation was never
  * acknowledged). Appending rewrites no byte of the earlier lines. After MAX_LINES lines the file is rewritten
  * (temp file, fsync, rename) to the record alone.
@@ -64,10 +64,10 @@ export async function createRecordFile(path: string, text: string): Promise<void
 }
 
 /**
- * Records a change: appends `text` as a new line, durably, or rewrites the file to it once it holds
- * MAX_LINES. Returns the number of lines the file holds afterwards.
+ * Records a change: appends `text` as a new line (fsynced when `sync`), or rewrites the file to it (always
+ * durably) once it holds MAX_LINES. Returns the number of lines the file holds afterwards.
  */
-export async function appendRecord(path: string, text: string, lines: number): Promise<number> {
+export async function appendRecord(path: string, text: string, lines: number, sync: boolean): Promise<number> {
   if (lines >= MAX_LINES) {
     await writeFileAtomic(path, `${text}\n`)
     return 1
@@ -77,7 +77,7 @@ export async function appendRecord(path: string, text: string, lines: number): P
   try {
     // The leading newline ends a last line that a crash cut short, which would otherwise swallow this one.
     await writeAllFd(fd, Buffer.from(`\n${text}\n`))
-    await syncFd(fd, true)
+    if (sync) await syncFd(fd, true)
   } finally {
     // Also after a failed write or sync: what reached the file is a line the reader ignores if cut short.
     closeSettled(fd)

@@ -36,7 +36,7 @@ describe('record files', () => {
     const path = join(dir.path, 'a.json')
     await createRecordFile(path, '{"v":1}')
     await writeFile(path, '{"v":2,"cut', { flag: 'a' }) // a crash mid-append
-    expect(await appendRecord(path, '{"v":3}', 2)).toBe(3)
+    expect(await appendRecord(path, '{"v":3}', 2, true)).toBe(3)
     expect(lastRecord(await readFile(path, 'utf8'))?.record).toEqual({ v: 3 })
   })
 
@@ -44,7 +44,7 @@ describe('record files', () => {
     const path = join(dir.path, 'b.json')
     await createRecordFile(path, '{"v":0}')
     let lines = 1
-    for (let v = 1; v <= MAX_LINES; v++) lines = await appendRecord(path, `{"v":${v}}`, lines)
+    for (let v = 1; v <= MAX_LINES; v++) lines = await appendRecord(path, `{"v":${v}}`, lines, true)
     expect(lines).toBe(1)
     expect(await readFile(path, 'utf8')).toBe(`{"v":${MAX_LINES}}\n`)
     expect((await readdir(dir.path)).sort()).toEqual(['b.json']) // no temp file left
@@ -52,7 +52,7 @@ describe('record files', () => {
 
   it('an append to a removed record fails and does not bring it back', async () => {
     const path = join(dir.path, 'gone.json')
-    await expect(appendRecord(path, '{"v":1}', 1)).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(appendRecord(path, '{"v":1}', 1, true)).rejects.toMatchObject({ code: 'ENOENT' })
     expect(await readdir(dir.path)).toEqual([])
   })
 })
