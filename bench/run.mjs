@@ -2,7 +2,7 @@
 //
 // Runs each server in its own process and the client in another, all on loopback; interleaves the servers
 // (the order rotates every round) and reports medians and ratios. See bench/README.md for the method.
-import { fork } from 'node:child_process'
+import { execFile, fork } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -51,8 +51,16 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/**
+ * Writes every dirty page back before a measurement, so that none starts while the disk is still busy with
+ * the gigabytes an earlier one wrote (an fsync would then wait behind that writeback: noise, not the server).
+ */
+const settleDisk = () =>
+  new Promise((resolve) => execFile('sync', (err) => resolve(err ? console.warn(`sync failed: ${err.message}`) : undefined)))
+
 /** Starts a server on a fresh temp directory, runs one workload against it, stops it, removes the files. */
 async function measure(server, workload, params) {
+  await settleDisk()
   const dir = await mkdtemp(join(args.dir ?? tmpdir(), `tus-bench-${server}-`))
   const execArgv = args.profile === server ? ['--cpu-prof', '--cpu-prof-dir', join(resultsDir, 'profiles')] : []
   const child = fork(join(here, 'servers', `${server}.mjs`), [dir], { execArgv, stdio: 'inherit' })
