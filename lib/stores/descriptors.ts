@@ -4,7 +4,7 @@
  * makes close() one too. Here a descriptor whose file has nothing left to write back (just fsynced, or
  * created empty) is closed synchronously: close(2) then only releases it.
  */
-import { closeSync, fdatasync, fsync, open, write } from 'node:fs'
+import { close, closeSync, fdatasync, fsync, open, write } from 'node:fs'
 
 export const openFd = (path: string, flags: string | number, mode?: number): Promise<number> =>
   new Promise((resolve, reject) => open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))))
@@ -22,6 +22,10 @@ export async function writeAllFd(fd: number, data: Buffer): Promise<void> {
 /** fsync, or fdatasync when only the data (and the size) must reach the disk. */
 export const syncFd = (fd: number, dataOnly = false): Promise<void> =>
   new Promise((resolve, reject) => (dataOnly ? fdatasync : fsync)(fd, (err) => (err ? reject(err) : resolve())))
+
+/** Closes a descriptor on the thread pool (it may have data to write back). */
+export const closeFd = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())))
 
 /** Closes a descriptor with nothing left to write back; never throws (there is nothing left to lose). */
 export function closeSettled(fd: number): void {

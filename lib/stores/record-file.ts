@@ -14,7 +14,7 @@ import { constants } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
-import { closeSettled, openFd, syncFd, writeAllFd } from './descriptors.js'
+import { closeFd, closeSettled, openFd, syncFd, writeAllFd } from './descriptors.js'
 
 /** Lines a record file may hold before it is rewritten to one. */
 export const MAX_LINES = 8
@@ -78,9 +78,14 @@ export async function appendRecord(path: string, text: string, lines: number, sy
     // The leading newline ends a last line that a crash cut short, which would otherwise swallow this one.
     await writeAllFd(fd, Buffer.from(`\n${text}\n`))
     if (sync) await syncFd(fd, true)
-  } finally {
-    // Also after a failed write or sync: what reached the file is a line the reader ignores if cut short.
-    closeSettled(fd)
+  } catch (err) {
+    // What reached the file is a line the reader ignores if cut short.
+    await closeFd(fd).catch(() => {})
+    throw err
   }
+  // Unsynced, the line may still have to be written back on close (a network file system): not on the
+  // event loop, and a failure there is the change's.
+  if (sync) closeSettled(fd)
+  else await closeFd(fd)
   return lines + 1
 }
