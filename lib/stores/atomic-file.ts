@@ -30,8 +30,10 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
 }
 
 interface DirectorySync {
-  /** The directory, opened by the first sync and closed once no sync came for KEEP_OPEN_MS. */
+  /** The directory, opened by a sync; reopened once older than KEEP_OPEN_MS, closed when idle that long. */
   handle: Promise<FileHandle>
+  /** When `handle` was opened (0: open it again). */
+  openedAt: number
   /** The sync in progress; undefined when idle. */
   running: Promise<void> | undefined
   /** The sync that starts once `running` is done, shared by every caller that came after `running` began. */
@@ -40,39 +42,35 @@ interface DirectorySync {
   idle: NodeJS.Timeout | undefined
 }
 
-/** How long a directory stays open after its last sync, for the next one (a steady stream of creations). */
+/**
+ * How long one directory handle serves syncs: a steady stream of creations shares it, and a directory
+ * replaced meanwhile (renamed and made again) is synced through its new handle within this time.
+ */
 const KEEP_OPEN_MS = 1000
 
 const directorySyncs = new Map<string, DirectorySync>()
 
 /**
  * Makes a rename or a new file in `dir` durable. Concurrent callers share syncs (group commit): a caller is
- * only ever answered by a sync that began after it called, so what it did before calling is covered. (The
- * directory handle is kept open between syncs that come close together; the directory being replaced
- * meanwhile is not supported, as it is not for the store's other files.)
+ * only ever answered by a sync that began after it called, so what it did before calling is covered.
  */
 export function syncDirectory(dir: string): Promise<void> {
   let entry = directorySyncs.get(dir)
   if (!entry) {
-    const created: DirectorySync = { handle: open(dir, 'r'), running: undefined, next: undefined, idle: undefined }
-    // A directory that could not be opened is tried again by the next sync.
-    created.handle.catch(() => {
-      if (directorySyncs.get(dir) === created) directorySyncs.delete(dir)
-    })
-    directorySyncs.set(dir, created)
-    entry = created
+    entry = { handle: Promise.reject(new Error('not opened')), openedAt: 0, running: undefined, next: undefined, idle: undefined }
+    entry.handle.catch(() => {})
+    directorySyncs.set(dir, entry)
   }
-  const { running } = entry
-  if (running) {
-    const current = entry
-    current.next ??= running.then(
-      () => syncWith(current),
-      () => syncWith(current),
+  const current = entry
+  if (current.running) {
+    current.next ??= current.running.then(
+      () => syncWith(dir, current),
+      () => syncWith(dir, current),
     )
     return current.next
   }
-  clearTimeout(entry.idle)
-  return run(dir, entry, syncWith(entry))
+  clearTimeout(current.idle)
+  return run(dir, current, syncWith(dir, current))
 }
 
 function run(dir: string, entry: DirectorySync, sync: Promise<void>): Promise<void> {
@@ -94,4 +92,18 @@ function run(dir: string, entry: DirectorySync, sync: Promise<void>): Promise<vo
   return sync
 }
 
-const syncWith = (entry: DirectorySync): Promise<void> => entry.handle.then((fh) => fh.sync())
+/** One sync, through a handle no older than KEEP_OPEN_MS (never called while another sync of `entry` runs). */
+function syncWith(dir: string, entry: DirectorySync): Promise<void> {
+  const now = Date.now()
+  if (now - entry.openedAt > KEEP_OPEN_MS) {
+    entry.handle.then((fh) => fh.close()).catch(() => {})
+    const handle = open(dir, 'r')
+    entry.handle = handle
+    entry.openedAt = now
+    // A directory that could not be opened is tried again by the next sync.
+    handle.catch(() => {
+      if (entry.handle === handle) entry.openedAt = 0
+    })
+  }
+  return entry.handle.then((fh) => fh.sync())
+}

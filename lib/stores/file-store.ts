@@ -19,7 +19,7 @@ import { join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
-import { syncDirectory } from './atomic-file.js'
+import { syncDirectory, writeFileAtomic } from './atomic-file.js'
 import { batches, writeAll } from './batches.js'
 import { closeSettled, openFd } from './descriptors.js'
 import { PendingMarkers } from './pending-markers.js'
@@ -127,8 +127,9 @@ export class FileStore implements DataStore {
         if (isMissing(err)) return undefined
         throw err
       }
-      // A record file without a whole line: a creation cut off by a crash, never acknowledged.
-      if (!found) return undefined
+      // A record file without a whole line: a creation cut off by a crash, never acknowledged. One naming
+      // another id: this name reached another upload's files (a case-insensitive file system).
+      if (!found || (found.record as StoredRecord).id !== id) return undefined
       record = found.record as StoredRecord
       this.cache.fill(id, record, found.lines, version)
     }
@@ -255,7 +256,17 @@ export class FileStore implements DataStore {
     const lines = this.cache.get(id)?.lines ?? MAX_LINES
     // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
     const known = this.cache.drop(id)
-    const now = await appendRecord(this.path(id, 'json'), JSON.stringify(record), lines, this.syncWrites || !onlyCompletion(changes))
+    const path = this.path(id, 'json')
+    let now
+    try {
+      now = await appendRecord(path, JSON.stringify(record), lines, this.syncWrites || !onlyCompletion(changes))
+    } catch (err) {
+      // The line may be in the file although the change failed (its sync failed): put the record back as it
+      // was, so that a change reported failed never shows, nor shows and then reverts.
+      const { offset: _, updatedAt: __, ...previous } = current
+      await writeFileAtomic(path, `${JSON.stringify(previous)}\n`).catch(() => {})
+      throw err
+    }
     this.cache.set(id, record, now, known)
     return { ...record, offset, updatedAt }
   }

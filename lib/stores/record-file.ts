@@ -53,8 +53,11 @@ export async function createRecordFile(path: string, text: string): Promise<void
     await writeAllFd(fd, Buffer.from(`${text}\n`))
     // The content and the new name must both survive a crash. Synced together (a journaling file system
     // commits both at once): a crash between the two leaves a name without a whole line, which the reader
-    // takes for no record, as it is: the creation was never acknowledged.
-    await Promise.all([syncFd(fd), syncDirectory(dirname(path))])
+    // takes for no record, as it is: the creation was never acknowledged. Both settle before the descriptor
+    // is closed, so that no sync can land on a file that reused its number.
+    const [file, directory] = await Promise.allSettled([syncFd(fd), syncDirectory(dirname(path))])
+    if (file.status === 'rejected') throw file.reason
+    if (directory.status === 'rejected') throw directory.reason
   } catch (err) {
     closeSettled(fd)
     await unlink(path).catch(() => {})

@@ -3,13 +3,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { tempDir } from '../helpers/server.js'
 
-const syncs = vi.hoisted(() => ({ calls: [] as boolean[] }))
+const syncs = vi.hoisted(() => ({ calls: [] as boolean[], fail: false }))
 vi.mock('../../lib/stores/descriptors.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../lib/stores/descriptors.js')>()
   return {
     ...original,
     syncFd: (fd: number, dataOnly = false) => {
       syncs.calls.push(dataOnly)
+      if (syncs.fail) return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
       return original.syncFd(fd, dataOnly)
     },
   }
@@ -20,6 +21,7 @@ let dir: Awaited<ReturnType<typeof tempDir>>
 beforeEach(async () => {
   dir = await tempDir()
   syncs.calls.length = 0
+  syncs.fail = false
 })
 afterEach(() => dir.remove())
 
@@ -43,5 +45,18 @@ describe('FileStore record fsyncs', () => {
     await store.create({ ...draft, length: 0 })
     await store.update('up', { completedAt: new Date().toISOString() })
     expect(syncs.calls).toEqual([false, true])
+  })
+
+  it('a change whose sync fails is undone: the record is the one before, now and after a restart', async () => {
+    const store = new FileStore({ directory: dir.path })
+    await store.create(draft)
+    syncs.fail = true
+    await expect(store.update('up', { length: 5 })).rejects.toThrow('EIO')
+    syncs.fail = false
+    expect((await store.get('up'))?.length).toBeUndefined()
+    expect((await new FileStore({ directory: dir.path }).get('up'))?.length).toBeUndefined()
+    // And the upload takes changes again.
+    await store.update('up', { length: 5 })
+    expect((await new FileStore({ directory: dir.path }).get('up'))?.length).toBe(5)
   })
 })

@@ -1,5 +1,6 @@
 // FileStore.write batching (chunks gathered into one writev) and grouped directory syncs.
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, readlink, rename } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import request from 'supertest'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -83,6 +84,24 @@ describe('syncDirectory', () => {
     // A directory that could not be opened is opened again by the next sync, not remembered as failed.
     await mkdir(missing)
     await expect(syncDirectory(missing)).resolves.toBeUndefined()
+  })
+
+  it.skipIf(process.platform !== 'linux')('syncs a directory replaced meanwhile through a new handle', async () => {
+    const path = join(dir.path, 'uploads')
+    await mkdir(path)
+    await syncDirectory(path)
+    await rename(path, join(dir.path, 'old'))
+    await mkdir(path)
+    // A steady stream of syncs, never idle long enough for the handle to be closed for idleness.
+    for (let i = 0; i < 5; i++) {
+      await sleep(300)
+      await syncDirectory(path)
+    }
+    // No descriptor of this process still names the old directory.
+    const fds = await readdir('/proc/self/fd')
+    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')))
+    expect(targets).not.toContain(join(dir.path, 'old'))
+    expect(targets).toContain(path)
   })
 
   it('creates many uploads at once, each with a readable record', async () => {

@@ -1,5 +1,5 @@
 // FileStore's record files: created once, changed by appending lines; a line cut short by a crash is ignored.
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
@@ -91,5 +91,16 @@ describe('FileStore records on disk', () => {
     expect((await restarted.get('up'))?.length).toBe(10)
     await restarted.update('up', { completedAt: '2026-01-01T00:00:00.000Z' })
     expect(await new FileStore({ directory: dir.path }).get('up')).toMatchObject({ length: 10, completedAt: '2026-01-01T00:00:00.000Z' })
+  })
+
+  it('a record file naming another id is not that id\'s record (two names for one file)', async () => {
+    const store = new FileStore({ directory: dir.path })
+    await store.create(draft)
+    // As on a case-insensitive file system, where UP.json is up.json.
+    await symlink(join(dir.path, 'up.json'), join(dir.path, 'UP.json'))
+    await symlink(join(dir.path, 'up.bin'), join(dir.path, 'UP.bin'))
+    expect(await store.get('UP')).toBeUndefined()
+    expect(await new FileStore({ directory: dir.path }).get('UP')).toBeUndefined()
+    expect((await store.get('up'))?.id).toBe('up')
   })
 })
