@@ -9,39 +9,61 @@ import { isExpired, refuseExpired, withExpiry } from '../expiration.js'
 import { snapshot, type Upload } from '../upload.js'
 
 /**
+ * What a request tells the locker. A class, not an object literal with a getter: V8 makes such literals in a
+ * way that keeps everything they reference (the whole request) alive through young-generation collections,
+ * which measured as a fifth of HEAD throughput.
+ */
+class LockRequest implements LockOptions {
+  readonly timeout: number
+  private abort: AbortController | undefined
+  private onClose: (() => void) | undefined
+
+  constructor(private readonly ctx: Context) {
+    this.timeout = ctx.options.lockTimeout
+  }
+
+  /**
+   * Aborted when the waiting client goes away. That costs an AbortController and a listener; a locker only
+   * reads it when it has to wait, so it is made on first use: an uncontended lock never pays for it.
+   */
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      const { res } = this.ctx
+      const abort = new AbortController()
+      this.abort = abort
+      this.onClose = () => {
+        if (!res.writableEnded) abort.abort()
+      }
+      res.once('close', this.onClose)
+      // The client may already have gone while a locker awaited something before asking for the signal.
+      if (!res.writableEnded && (res.destroyed || res.socket?.destroyed)) abort.abort()
+    }
+    return this.abort.signal
+  }
+
+  /** Asked before the body is being read (still loading the upload): receive() then reads none of it. */
+  readonly onReleaseRequested = (): void => {
+    this.ctx.releaseRequested = true
+    this.ctx.reader?.stop('released')
+  }
+
+  /** The wait is over (granted or not): the client going away no longer matters to it. */
+  settled(): void {
+    if (this.onClose) this.ctx.res.off('close', this.onClose)
+  }
+}
+
+/**
  * Runs `fn` holding the upload's lock. A later request for the same upload asks this one to let go: the body
  * being read (if any) stops, keeps what it has, and the request answers.
  */
 export async function withLock<T>(ctx: Context, id: string, fn: () => Promise<T>): Promise<T> {
-  const { res } = ctx
-  // The abort signal (the waiting client went away) costs an AbortController and a listener; a locker only
-  // reads it when it has to wait, so it is made on first use: an uncontended lock never pays for it.
-  let abort: AbortController | undefined
-  const onClose = () => {
-    if (!res.writableEnded) abort!.abort()
-  }
-  const options: LockOptions = {
-    timeout: ctx.options.lockTimeout,
-    get signal() {
-      if (!abort) {
-        abort = new AbortController()
-        res.once('close', onClose)
-        // The client may already have gone while a locker awaited something before asking for the signal.
-        if (!res.writableEnded && (res.destroyed || res.socket?.destroyed)) abort.abort()
-      }
-      return abort.signal
-    },
-    onReleaseRequested: () => {
-      // Asked before the body is being read (still loading the upload): receive() then reads none of it.
-      ctx.releaseRequested = true
-      ctx.reader?.stop('released')
-    },
-  }
+  const request = new LockRequest(ctx)
   let lock
   try {
-    lock = await ctx.options.locker.lock(id, options)
+    lock = await ctx.options.locker.lock(id, request)
   } finally {
-    if (abort) res.off('close', onClose)
+    request.settled()
   }
   try {
     return await fn()
