@@ -5,8 +5,8 @@
  * (a slow or stalled client does not keep received bytes off the disk), or when the body ends. If the body
  * fails, what was gathered is handed out before the error is thrown, so that it can still be stored.
  */
+import type { FileHandle } from 'node:fs/promises'
 import { isBufferedBody } from './data-store.js'
-import { pwriteFd, pwritevFd } from './descriptors.js'
 
 const TIMEOUT = Symbol('timeout')
 
@@ -78,11 +78,12 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMEOUT>
   })
 }
 
-/** Writes `chunks` in order at `position` of `fd` (one writev, then again for whatever a short write left). */
-export async function writeAll(fd: number, chunks: Buffer[], position: number): Promise<number> {
+/** Writes `chunks` in order at `position` (one writev, then again for whatever a short write left). */
+export async function writeAll(fh: FileHandle, chunks: Buffer[], position: number): Promise<number> {
   let pending = chunks
   for (;;) {
-    const bytesWritten = pending.length === 1 ? await pwriteFd(fd, pending[0], position) : await pwritevFd(fd, pending, position)
+    const { bytesWritten } =
+      pending.length === 1 ? await fh.write(pending[0], 0, pending[0].length, position) : await fh.writev(pending, position)
     if (bytesWritten === 0) throw new Error('FileStore: a write stored no bytes')
     position += bytesWritten
     let skip = bytesWritten

@@ -1,10 +1,10 @@
 /**
- * FileStore's I/O on plain descriptors. Each asynchronous call is a thread-pool round trip, which on a busy
- * machine costs more than the system call itself; a FileHandle adds an object, an emitter and promise
- * bookkeeping per file, and makes close() a round trip too. Here a descriptor whose file has nothing left to
- * write back (just fsynced, or created empty) is closed synchronously: close(2) then only releases it.
+ * Small-file I/O on plain descriptors, for FileStore's records and new data files. Each asynchronous call is
+ * a thread-pool round trip, which on a busy machine costs more than the system call itself; a FileHandle
+ * makes close() one too. Here a descriptor whose file has nothing left to write back (just fsynced, or
+ * created empty) is closed synchronously: close(2) then only releases it.
  */
-import { close, closeSync, fdatasync, fsync, ftruncate, open, write, writev } from 'node:fs'
+import { close, closeSync, fdatasync, fsync, open, write } from 'node:fs'
 
 export const openFd = (path: string, flags: string | number, mode?: number): Promise<number> =>
   new Promise((resolve, reject) => open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))))
@@ -18,17 +18,6 @@ export async function writeAllFd(fd: number, data: Buffer): Promise<void> {
     )
   }
 }
-
-/** One write of `buffer` at `position`; resolves with the bytes written. */
-export const pwriteFd = (fd: number, buffer: Buffer, position: number): Promise<number> =>
-  new Promise((resolve, reject) => write(fd, buffer, 0, buffer.length, position, (err, written) => (err ? reject(err) : resolve(written))))
-
-/** One writev of `buffers` at `position`; resolves with the bytes written. */
-export const pwritevFd = (fd: number, buffers: Buffer[], position: number): Promise<number> =>
-  new Promise((resolve, reject) => writev(fd, buffers, position, (err, written) => (err ? reject(err) : resolve(written))))
-
-export const truncateFd = (fd: number, length: number): Promise<void> =>
-  new Promise((resolve, reject) => ftruncate(fd, length, (err) => (err ? reject(err) : resolve())))
 
 /** fsync, or fdatasync when only the data (and the size) must reach the disk. */
 export const syncFd = (fd: number, dataOnly = false): Promise<void> =>

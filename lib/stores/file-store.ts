@@ -21,7 +21,7 @@ import { TusError } from '../errors.js'
 import type { NewUpload, Upload } from '../upload.js'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
 import { batches, writeAll } from './batches.js'
-import { closeFd, closeSettled, openFd, syncFd, truncateFd } from './descriptors.js'
+import { closeSettled, openFd } from './descriptors.js'
 import { PendingMarkers } from './pending-markers.js'
 import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
 import { isValidId } from './ids.js'
@@ -164,36 +164,35 @@ export class FileStore implements DataStore {
   async write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number> {
     await this.pending.recover()
     if (options?.provisional) await this.pending.mark(id, offset)
-    const fd = await openFd(this.path(id, 'bin'), 'r+')
+    const fh = await open(this.path(id, 'bin'), 'r+')
     let position = offset
     try {
       for await (const batch of batches(body, WRITE_BATCH, GATHER_MS)) {
-        position = await writeAll(fd, batch, position)
+        position = await writeAll(fh, batch, position)
         this.cache.resized(id, position)
       }
-      if (this.syncWrites) await syncFd(fd, true)
+      if (this.syncWrites) await fh.datasync()
     } catch (err) {
       // A write that failed part-way stored an unknown number of bytes.
       this.cache.forgetFile(id)
-      await closeFd(fd).catch(() => {})
       throw err
+    } finally {
+      await fh.close()
     }
-    // Written back later, unless synced: closed on the thread pool (a network file system writes back on close).
-    await closeFd(fd)
     return position
   }
 
   async truncate(id: string, offset: number): Promise<void> {
-    const fd = await openFd(this.path(id, 'bin'), 'r+')
+    const fh = await open(this.path(id, 'bin'), 'r+')
     try {
-      await truncateFd(fd, offset)
+      await fh.truncate(offset)
       this.cache.resized(id, offset)
-      if (this.syncWrites) await syncFd(fd, true)
+      if (this.syncWrites) await fh.datasync()
     } catch (err) {
       this.cache.forgetFile(id)
       throw err
     } finally {
-      await closeFd(fd)
+      await fh.close()
     }
     await this.pending.clear(id)
   }
