@@ -1,14 +1,15 @@
 /**
  * FileStore's record files (<id>.json): one JSON record per line, the last complete line being the record.
  * A record is created by writing its file once and changed by appending a line, so an upload costs one inode
- * for its record for its whole life, and no change ever frees one: on a file system that discards freed
- * blocks (ext4 mounted with `discard`), freeing an inode per completed upload is what small uploads cost most.
+ * for its record for its whole life, and no change frees one (on ext4 without a journal, every inode freed
+ * makes file creations scan past it for minutes: replacing a record file per completion was what small
+ * uploads cost most).
  *
  * Durability is that of a temp file renamed into place: a line is fsynced before the change is reported done
- * (FileStore leaves out only the completion's without syncWrites, see there). A crash while writing leaves a last line that is cut short; it does not parse and is ignored, so the
- * record is the one before (or, for a record cut off while being created, none: that creation was never
- * acknowledged). Appending rewrites no byte of the earlier lines. After MAX_LINES lines the file is rewritten
- * (temp file, fsync, rename) to the record alone.
+ * (FileStore leaves out only a completion's without syncWrites, see there). A crash while writing leaves a
+ * last line cut short; it does not parse and is ignored, so the record is the one before (or, for a record
+ * cut off while being created, none: that creation was never acknowledged). Appending rewrites no byte of the
+ * earlier lines. After MAX_LINES lines the file is rewritten (temp file, fsync, rename) to the record alone.
  */
 import { constants } from 'node:fs'
 import { unlink } from 'node:fs/promises'
