@@ -70,10 +70,19 @@ async function measure(server, workload, params) {
       child.once('exit', (code) => reject(new Error(`${server} exited (${code}) before listening`)))
     })
     const idle = procStatus(child.pid, 'VmRSS')
+    const origin = `http://127.0.0.1:${port}`
+    const { warmup = 0, ...measured } = params
+    if (warmup > 0) {
+      // Untimed, the same kind of requests (see workloads.mjs): the figures are those of a running server.
+      const warm = await askClient({ workload, origin, params: { ...measured, count: warmup } })
+      if (warm.error) throw new Error(`${server} ${workload} (warm-up): ${warm.error}`)
+    }
     const cpu0 = cpuSeconds(child.pid)
-    const result = await askClient({ workload, origin: `http://127.0.0.1:${port}`, params })
+    const result = await askClient({ workload, origin, params: measured })
+    // Peak RSS covers the process's whole life, warm-up included.
     const rss = procStatus(child.pid, 'VmHWM')
-    // Includes the workload's untimed setup (creating uploads for HEAD): a guide for profiling, not a score.
+    // Includes the workload's untimed setup (creating uploads for HEAD), not the warm-up: a guide for
+    // profiling, not a score.
     const cpu = cpuSeconds(child.pid) - cpu0
     if (result.error) throw new Error(`${server} ${workload}: ${result.error}`)
     if (result.bytes !== undefined) await checkStored(dir, result.bytes, `${server} ${workload}`)

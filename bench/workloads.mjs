@@ -1,8 +1,9 @@
 // The workloads. Each takes the server origin and its parameters and resolves with { seconds, bytes?, ops? }.
-// Only the measured phase is timed; setup (creating uploads for HEAD, hashing for checksums) is not, nor is
-// the warm-up of the request-bound workloads: `warmup` requests of the same kind first, so that the figures
-// are those of a server whose code the JIT has compiled (a fresh process runs its first thousands of
-// requests in slower, unoptimized code, and a server that loads more code takes longer to get there).
+// Only the measured phase is timed; setup (creating uploads for HEAD, hashing for checksums) is not. The
+// request-bound workloads (small, head) are first run untimed with `warmup` as their count (see run.mjs), so
+// that the figures are those of a server whose code the JIT has compiled: a fresh process runs its first
+// thousands of requests in slower, unoptimized code, and a server that loads more code takes longer to get
+// there.
 import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { expect, send, SOURCE, pool } from './http.mjs'
@@ -47,32 +48,28 @@ export async function chunks(origin, { size, chunk }) {
 const METADATA = `filename ${Buffer.from('photo.jpg').toString('base64')},filetype ${Buffer.from('image/jpeg').toString('base64')}`
 
 /** Many small uploads: POST then PATCH each, `concurrency` at a time. */
-export async function small(origin, { count, size, concurrency, warmup = 0 }) {
-  const upload = async () => {
+export async function small(origin, { count, size, concurrency }) {
+  const t = now()
+  await pool(count, concurrency, async () => {
     const url = await create(origin, size, METADATA)
     checkOffset(await send(url, 'PATCH', { 'Upload-Offset': 0 }, size), size, 'PATCH')
-  }
-  await pool(warmup, concurrency, upload)
-  const t = now()
-  await pool(count, concurrency, upload)
+  })
   return { seconds: now() - t, ops: count }
 }
 
 /** HEADs spread over `uploads` half-received uploads, `concurrency` at a time. */
-export async function head(origin, { count, uploads, concurrency, warmup = 0 }) {
+export async function head(origin, { count, uploads, concurrency }) {
   const urls = []
   for (let i = 0; i < uploads; i++) {
     const url = await create(origin, 4096, METADATA)
     checkOffset(await send(url, 'PATCH', { 'Upload-Offset': 0 }, 1024), 1024, 'PATCH')
     urls.push(url)
   }
-  const ask = async (i) => {
+  const t = now()
+  await pool(count, concurrency, async (i) => {
     const res = expect(await send(urls[i % uploads], 'HEAD'), 200, 'HEAD')
     if (res.headers['upload-offset'] !== '1024') throw new Error(`HEAD: offset ${res.headers['upload-offset']}`)
-  }
-  await pool(warmup, concurrency, ask)
-  const t = now()
-  await pool(count, concurrency, ask)
+  })
   return { seconds: now() - t, ops: count }
 }
 
