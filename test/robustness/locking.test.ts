@@ -43,17 +43,22 @@ async function setup(options: Record<string, unknown> = {}) {
   return { dir, store, locker, server, stored }
 }
 
+/** A PATCH of all of `data` that sends `sent` bytes, waits until they are stored, and then goes silent. */
+async function stalledPatch(server: TestServer, store: InstrumentedStore, url: string, data: Buffer, sent: number) {
+  const old = await rawClient(server.origin)
+  await old.write(patchHead(new URL(url).pathname, 0, data.length))
+  await old.write(data.subarray(0, sent))
+  const id = url.split('/').pop()!
+  await until(() => store.written.get(id) === sent, 5000, `the first ${sent} bytes to be stored`)
+  return old
+}
+
 describe('lock takeover', () => {
   it('a reconnecting HEAD makes a PATCH stalled on a live connection answer and keep its bytes', async () => {
     const { store, locker, server, stored } = await setup()
     const data = randomData(100_000)
     const url = await createUpload(server.url, data.length)
-    const id = url.split('/').pop()!
-
-    const old = await rawClient(server.origin)
-    await old.write(patchHead(new URL(url).pathname, 0, data.length))
-    await old.write(data.subarray(0, 30_000))
-    await until(() => store.written.get(id) === 30_000, 5000, 'the first 30000 bytes to be stored')
+    const old = await stalledPatch(server, store, url, data, 30_000)
 
     // The client reconnects: its HEAD takes the lock over instead of waiting for the silent connection.
     const head = await headOffset(url)
@@ -75,11 +80,7 @@ describe('lock takeover', () => {
     const { store, server, stored } = await setup()
     const data = randomData(64_000)
     const url = await createUpload(server.url, data.length)
-    const id = url.split('/').pop()!
-    const old = await rawClient(server.origin)
-    await old.write(patchHead(new URL(url).pathname, 0, data.length))
-    await old.write(data.subarray(0, 10_000))
-    await until(() => store.written.get(id) === 10_000)
+    const old = await stalledPatch(server, store, url, data, 10_000)
 
     // A PATCH at the old offset waits for the lock, then finds the offset moved: 409, nothing written.
     const stale = await patch(url, 0, data)
