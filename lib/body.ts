@@ -12,6 +12,7 @@ export type StopReason =
   | 'overflow' // the body ran past the limit (nothing past the limit is handed out)
   | 'timeout' // no byte arrived for `idleTimeout` ms
   | 'released' // another request for the same upload asked this one to let go
+  | 'lost' // the request lost its upload's lock: what was not handed out yet is dropped
 
 export interface BodyOptions {
   /** Most bytes the body may carry; a body that runs past it ends with 'overflow'. */
@@ -25,8 +26,13 @@ export interface BodyOptions {
   progressInterval?: number
 }
 
-/** Queue this many bytes before pausing the socket (peak memory per upload); the store drains it in batches. */
+/**
+ * Queue this many bytes, or this many chunks, before pausing the socket: peak memory per upload, whatever the
+ * chunks' sizes (a body of 1-byte chunks would otherwise queue a million Buffer objects, each holding on to
+ * the socket's read buffer it was cut from). The store drains the queue in batches.
+ */
 const HIGH_WATER = 1024 * 1024
+const MAX_CHUNKS = 1024
 
 export class BodyReader implements AsyncIterable<Buffer> {
   /** Bytes handed out to the consumer. */
@@ -38,6 +44,8 @@ export class BodyReader implements AsyncIterable<Buffer> {
   private waiter: ((r: IteratorResult<Buffer>) => void) | undefined
   private timer: NodeJS.Timeout | undefined
   private lastProgress = 0
+  /** The socket is paused because the queue is full. */
+  private pausedByUs = false
   private readonly req: IncomingMessage
   private readonly opts: BodyOptions
 
@@ -63,9 +71,16 @@ export class BodyReader implements AsyncIterable<Buffer> {
     if (req.isPaused()) req.resume()
   }
 
-  /** Ask the reader to stop (lock takeover): the iterable ends after the chunks already queued. */
-  stop(reason: 'released'): void {
+  /**
+   * Ask the reader to stop: after a takeover ('released') the iterable ends after the chunks already queued;
+   * after a lost lock ('lost') it ends at once, and the queued chunks are dropped.
+   */
+  stop(reason: 'released' | 'lost'): void {
     this.finish(reason)
+    if (reason === 'lost') {
+      this.queue.length = 0
+      this.queued = 0
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
@@ -80,7 +95,7 @@ export class BodyReader implements AsyncIterable<Buffer> {
     const taken = this.queue.splice(0)
     for (const chunk of taken) this.bytes += chunk.length
     this.queued = 0
-    if (taken.length > 0 && this.stopReason === undefined && this.req.isPaused()) this.req.resume()
+    if (taken.length > 0) this.resume()
     return taken
   }
 
@@ -90,7 +105,7 @@ export class BodyReader implements AsyncIterable<Buffer> {
     if (chunk) {
       this.queued -= chunk.length
       this.bytes += chunk.length
-      if (this.queued < HIGH_WATER / 2 && this.stopReason === undefined && this.req.isPaused()) this.req.resume()
+      if (this.queued < HIGH_WATER / 2 && this.queue.length < MAX_CHUNKS / 2) this.resume()
       return Promise.resolve({ done: false, value: chunk })
     }
     if (this.stopReason !== undefined) return Promise.resolve({ done: true, value: undefined })
@@ -116,7 +131,25 @@ export class BodyReader implements AsyncIterable<Buffer> {
     }
     this.queue.push(chunk)
     this.queued += chunk.length
-    if (this.queued >= HIGH_WATER) this.req.pause()
+    if (this.queued >= HIGH_WATER || this.queue.length >= MAX_CHUNKS) this.pause()
+  }
+
+  /**
+   * Backpressure: the store is behind. The idle timeout does not run meanwhile: the client is not the one
+   * stalling (a slow store must not turn a client sending at full speed into a 408).
+   */
+  private pause(): void {
+    this.req.pause()
+    this.pausedByUs = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private resume(): void {
+    if (!this.pausedByUs || this.stopReason !== undefined) return
+    this.pausedByUs = false
+    this.armTimer()
+    this.req.resume()
   }
 
   private readonly onEnd = (): void => this.finish('end')

@@ -3,23 +3,20 @@
  */
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import createDebug from 'debug'
 import type { BodyReader } from './body.js'
+import type { Lock } from './locks/locker.js'
 import { ERRORS, TusError } from './errors.js'
 import { safeEmit } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { TUS_VERSION } from './protocol/constants.js'
 import { snapshot, type Upload } from './upload.js'
-import type { WaitingMap } from './waiting.js'
 
 export interface Server {
   readonly options: ResolvedOptions
   readonly emitter: EventEmitter
   /** The Tus-Extension value, computed once. */
   readonly extensions: string
-  /** Final uploads waiting for partial uploads to finish: partial id -> final ids (concatenation-unfinished). */
-  readonly waiting: WaitingMap
-  /** Uploads whose bytes a request is writing (and checking) right now. */
-  readonly writing: Set<string>
   /** Requests receiving upload bytes right now (bounded by maxConcurrentUploads). */
   receiving: number
 }
@@ -39,9 +36,18 @@ export interface Context {
   reader?: BodyReader
   /** Another request asked for this one's lock before its body was being read: read none of it. */
   releaseRequested?: boolean
+  /** The lock this request holds on its upload, while it holds one. */
+  lock?: Lock
   /** Events held back until the response has been written. */
   readonly events: Array<() => void>
+  /** Work that follows from this request but must not hold up its response (assembling a final upload). */
+  readonly after: Array<() => Promise<unknown>>
 }
+
+const debug = createDebug('tus-middleware')
+
+/** Reason phrases for the statuses Node does not know (spec: checksum). */
+const REASON_PHRASES: Record<number, string> = { 460: 'Checksum Mismatch' }
 
 /** Seconds a client is asked to wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = 1
@@ -70,13 +76,17 @@ export function reply(ctx: Context, status: number, headers: Headers = {}, body?
       const value = headers[key]
       if (value !== undefined) out[key] = value
     }
+    // HTTP/2 has no connection-specific headers (RFC 9113, 8.2.2): a stream ends on its own.
+    if (ctx.req.httpVersionMajor >= 2) delete out.Connection
     if (body !== undefined) {
       out['Content-Type'] = 'text/plain; charset=utf-8'
       out['Content-Length'] = Buffer.byteLength(body)
     } else if (status !== 204 && status !== 304 && ctx.req.method !== 'HEAD') {
       out['Content-Length'] = 0
     }
-    res.writeHead(status, out)
+    const phrase = ctx.req.httpVersionMajor < 2 ? REASON_PHRASES[status] : undefined
+    if (phrase) res.writeHead(status, phrase, out)
+    else res.writeHead(status, out)
     res.end(body)
   }
   flushEvents(ctx)
@@ -85,6 +95,9 @@ export function reply(ctx: Context, status: number, headers: Headers = {}, body?
 export function flushEvents(ctx: Context): void {
   const events = ctx.events.splice(0)
   for (const emit of events) emit()
+  for (const task of ctx.after.splice(0)) {
+    task().catch((err) => debug('background work after a request failed: %s', (err as Error)?.message ?? err))
+  }
 }
 
 /** Answers a TusError with its status and message. */

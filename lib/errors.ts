@@ -28,6 +28,8 @@ export const ERRORS = {
   CONCAT_WITH_BODY: { status: 400, message: 'A final upload takes no data' },
   CONCAT_FINAL_PATCH: { status: 403, message: 'A final upload cannot be patched' },
   CONCAT_PART_GONE: { status: 410, message: 'A partial upload of this final upload no longer exists' },
+  CONCAT_TOO_MANY_PARTS: { status: 400, message: 'Upload-Concat names more partial uploads than this server accepts' },
+  CONCAT_REPEATED_PART: { status: 400, message: 'Upload-Concat names a partial upload more than once' },
   INVALID_ID: { status: 400, message: 'Upload id is not valid' },
   ID_TAKEN: { status: 409, message: 'An upload with this id already exists' },
   NOT_FOUND: { status: 404, message: 'Upload not found' },
@@ -41,6 +43,7 @@ export const ERRORS = {
   BODY_ALREADY_READ: { status: 500, message: 'Request body was consumed before the upload middleware' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'Range not satisfiable' },
   TOO_MANY_UPLOADS: { status: 503, message: 'Too many uploads in progress; retry shortly' },
+  LOCK_LOST: { status: 503, message: 'The request lost its hold on the upload; ask for the offset and retry' },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>
 

@@ -16,7 +16,8 @@ export function locationOf(ctx: Context, id: string): string {
   if (ctx.options.relativeLocation) return path
   const { req } = ctx
   let proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-  let host = req.headers.host
+  // HTTP/2 names the host in :authority (RFC 9113, 8.3.1); Host may be absent.
+  let host = req.headers.host ?? (req.headers[':authority'] as string | undefined)
   if (proxyTrusted(ctx)) {
     // Field by field: a Forwarded header with only `for=` still lets X-Forwarded-Proto/Host through.
     const forwarded = fromForwarded(req.headers.forwarded)
@@ -27,7 +28,13 @@ export function locationOf(ctx: Context, id: string): string {
     if (fwdHost && HOST.test(fwdHost)) host = fwdHost
   }
   if (!host || !HOST.test(host)) return path
-  return `${proto}://${host}${path}`
+  return `${proto}://${withoutDefaultPort(host, proto)}${path}`
+}
+
+/** `host:443` over https and `host:80` over http name the same origin as `host`. */
+function withoutDefaultPort(host: string, proto: string): string {
+  const port = proto === 'https' ? ':443' : ':80'
+  return host.endsWith(port) ? host.slice(0, -port.length) : host
 }
 
 /** trustProxy when set; otherwise whether Express trusts the peer this request came from. */

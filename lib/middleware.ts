@@ -16,7 +16,7 @@ import { handleHead } from './handlers/head.js'
 import { handleOptions } from './handlers/options.js'
 import { handlePatch } from './handlers/patch.js'
 import { handlePost } from './handlers/post.js'
-import { startCleanup } from './cleanup.js'
+import { startSweeper } from './lifecycle/sweep.js'
 import { normalizeOptions, type ResolvedOptions, type TusOptions } from './options.js'
 import type { Upload } from './upload.js'
 import type { Extension } from './protocol/constants.js'
@@ -46,6 +46,12 @@ const UPLOAD_METHODS = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS'])
 const COLLECTION_METHODS = new Set(['POST', 'OPTIONS'])
 /** Methods a client may ask for with X-HTTP-Method-Override (spec: core, X-HTTP-Method-Override). */
 const OVERRIDABLE = new Set([...UPLOAD_METHODS, ...COLLECTION_METHODS])
+/**
+ * tus methods sent to the wrong kind of URL: answered 405 with Allow, as tus requests. A GET of the
+ * collection URL is left to the app (a listing of its own, say).
+ */
+const MISPLACED = new Set(['HEAD', 'PATCH', 'DELETE', 'POST'])
+const ALLOW = { collection: 'POST, OPTIONS', upload: 'HEAD, PATCH, DELETE, GET, OPTIONS' }
 
 /** Exactly the extensions this configuration serves (spec: core, Tus-Extension). */
 function advertisedExtensions(options: ResolvedOptions): string {
@@ -53,8 +59,8 @@ function advertisedExtensions(options: ResolvedOptions): string {
   const list: Extension[] = ['creation', 'creation-with-upload', 'creation-defer-length']
   if (storeCan(store, 'termination')) list.push('termination')
   list.push('checksum')
-  // A trailer checksum is checked by reading the stored bytes back.
-  if (storeCan(store, 'read')) list.push('checksum-trailer')
+  // A trailer checksum is hashed while the body streams, with every algorithm served.
+  list.push('checksum-trailer')
   if (storeCan(store, 'concatenation')) list.push('concatenation', 'concatenation-unfinished')
   if (options.expireAfter !== undefined) list.push('expiration')
   return list.join(',')
@@ -63,27 +69,29 @@ function advertisedExtensions(options: ResolvedOptions): string {
 export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOptions<Req> = {}): TusMiddleware {
   const options = normalizeOptions(input)
   const emitter = new EventEmitter()
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), waiting: new Map(), writing: new Set(), receiving: 0 }
-  const cleaner = startCleanup(server)
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0 }
+  const sweeper = startSweeper(server)
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
     const where = route(req, options.path)
     if (!where) return passOn(res, next)
     const override = req.headers['x-http-method-override']
     let method = req.method ?? 'GET'
-    if (override !== undefined) {
+    // Only on POST (as tusd does): a GET, which hosts and proxies treat as safe, never becomes a DELETE.
+    if (override !== undefined && method === 'POST' && options.methodOverride) {
       const wanted = (Array.isArray(override) ? '' : override).trim().toUpperCase()
       method = OVERRIDABLE.has(wanted) ? wanted : ''
     }
     const served = where.id === undefined ? COLLECTION_METHODS : UPLOAD_METHODS
-    if (method !== '' && !served.has(method)) return passOn(res, next)
+    if (method !== '' && !served.has(method) && !MISPLACED.has(method)) return passOn(res, next)
     if (options.cors) applyCors(options.cors, req, res, isPreflight(req, method))
-    const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [] }
+    const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [], after: [] }
+    if (method !== '' && !served.has(method)) return misplaced(ctx, next)
     dispatch(ctx).catch((err) => fail(ctx, err, next))
   }
   Object.defineProperty(tusMiddleware, 'store', { value: options.store, enumerable: true })
-  Object.defineProperty(tusMiddleware, 'cleanup', { value: cleaner.run })
-  Object.defineProperty(tusMiddleware, 'close', { value: cleaner.stop })
+  Object.defineProperty(tusMiddleware, 'cleanup', { value: sweeper.run })
+  Object.defineProperty(tusMiddleware, 'close', { value: sweeper.stop })
   return mixinEmitter(tusMiddleware, emitter) as unknown as TusMiddleware
 }
 
@@ -128,6 +136,17 @@ function fail(ctx: Context, err: unknown, next: NextFunction | undefined): void 
   if (!known && next) {
     if (res.closed) process.nextTick(next, err)
     else res.once('close', () => next(err))
+  }
+}
+
+/** A tus method on the wrong kind of URL: 405 with the methods that URL serves. */
+function misplaced(ctx: Context, next: NextFunction | undefined): void {
+  const allow = ctx.id === undefined ? ALLOW.collection : ALLOW.upload
+  const headers = { Allow: allow, ...(hasUnreadBody(ctx.req) ? { Connection: 'close' } : {}) }
+  try {
+    replyError(ctx, new TusError('METHOD_NOT_ALLOWED'), headers)
+  } catch (err) {
+    fail(ctx, err, next)
   }
 }
 

@@ -64,6 +64,17 @@ export interface TusOptions<Req extends IncomingMessage = IncomingMessage> {
    * TOO_MANY_UPLOADS with Retry-After. Default: 256.
    */
   maxConcurrentUploads?: number
+  /**
+   * Most partial uploads one final upload may name (spec: concatenation); each may be named once. Default: 100.
+   */
+  maxConcatParts?: number
+  /**
+   * Honour X-HTTP-Method-Override on POST requests (spec: core), for clients that can only send GET and POST.
+   * The method it names is what the middleware serves, so a guard on the app's own `app.delete(...)` route
+   * does not see it: put method-specific rules in `authorize`, whose `action` is the method served.
+   * Default: true.
+   */
+  methodOverride?: boolean
   /** Cross-origin access for browser clients, or false. Default: false (no CORS headers; same-origin only). */
   cors?: CorsOptions | false
   /** Awaited before an upload is created; may refuse (throw TusError) or choose its id and metadata. */
@@ -92,6 +103,8 @@ export interface ResolvedOptions {
   /** undefined: follow the app's (Express) trust proxy setting. */
   readonly trustProxy: boolean | undefined
   readonly maxConcurrentUploads: number
+  readonly maxConcatParts: number
+  readonly methodOverride: boolean
   readonly cors: ResolvedCors | undefined
   readonly onCreate: TusOptions['onCreate']
   readonly authorize: TusOptions['authorize']
@@ -101,7 +114,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'store', 'path', 'maxSize', 'maxMetadataSize', 'progressInterval', 'lockTimeout', 'bodyIdleTimeout', 'locker',
   'relativeLocation', 'onCreate', 'authorize', 'onComplete', 'expireAfter', 'expireCompleted', 'cleanupInterval',
-  'trustProxy', 'maxConcurrentUploads', 'cors',
+  'trustProxy', 'maxConcurrentUploads', 'maxConcatParts', 'methodOverride', 'cors',
 ])
 
 function bool(options: Record<string, unknown>, name: string): boolean {
@@ -179,6 +192,8 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
     cleanupInterval: count(options, 'cleanupInterval', Math.min(Math.max(expireAfter ?? 0, 1000), 3_600_000)),
     trustProxy: options.trustProxy as boolean | undefined,
     maxConcurrentUploads: count(options, 'maxConcurrentUploads', 256, 1),
+    maxConcatParts: count(options, 'maxConcatParts', 100, 1),
+    methodOverride: options.methodOverride === undefined ? true : bool(options, 'methodOverride'),
     cors: normalizeCors(options.cors),
     onCreate: fn<ResolvedOptions['onCreate']>(options, 'onCreate'),
     authorize: fn<ResolvedOptions['authorize']>(options, 'authorize'),

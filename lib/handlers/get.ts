@@ -12,8 +12,9 @@ import { downloadHeaders } from '../protocol/content-type.js'
 import { parseRange } from '../protocol/range.js'
 import type { ByteRange } from '../stores/data-store.js'
 import type { Upload } from '../upload.js'
-import { loadUpload, withLock } from './access.js'
-import { settleFinal } from './concat.js'
+import { advance } from '../lifecycle/index.js'
+import { withLock } from '../locks/with-lock.js'
+import { loadUpload } from './access.js'
 
 export async function handleGet(ctx: Context, id: string): Promise<void> {
   const { req, res } = ctx
@@ -58,14 +59,16 @@ export async function handleGet(ctx: Context, id: string): Promise<void> {
 }
 
 /**
- * A download takes no lock, so it never interrupts an upload, and it leaves removing an expired upload to
- * requests that hold the lock. An unfinished final upload is settled under its lock first: it may just have
- * become complete.
+ * A download takes no lock, so it never interrupts an upload, and it never removes an expired upload. An
+ * unfinished final upload is settled under its lock first: it may just have become complete.
  */
 async function load(ctx: Context, id: string): Promise<Upload> {
   const upload = await loadUpload(ctx, id, 'get', { removeExpired: false })
   if (upload.concat?.type !== 'final' || upload.completedAt !== undefined) return upload
-  return withLock(ctx, id, async () => settleFinal(ctx, await loadUpload(ctx, id, 'get', { authorize: false })))
+  return withLock(ctx, id, async () => {
+    const current = await loadUpload(ctx, id, 'get', { authorize: false, removeExpired: false })
+    return advance(ctx, current, { removeExpired: false })
+  })
 }
 
 interface Validators {

@@ -1,12 +1,11 @@
 /** HEAD: where to resume (spec: core, HEAD; creation; concatenation; expiration). */
 import { reply, type Context, type Headers } from '../context.js'
-import { expiresHeader } from '../expiration.js'
+import { expiresHeader } from '../lifecycle/expiry.js'
+import { advance } from '../lifecycle/index.js'
 import { formatMetadata } from '../protocol/metadata.js'
 import { isComplete, type Upload } from '../upload.js'
 import type { ResolvedOptions } from '../options.js'
 import { withUpload } from './access.js'
-import { completeIfDone } from './complete.js'
-import { settleFinal } from './concat.js'
 
 /** The headers that describe an upload's state. */
 export function stateHeaders(options: ResolvedOptions, upload: Upload): Headers {
@@ -26,8 +25,6 @@ export function stateHeaders(options: ResolvedOptions, upload: Upload): Headers 
 export async function handleHead(ctx: Context, id: string): Promise<void> {
   // The lock makes a HEAD wait for (and take over from) a PATCH still hanging on a dead connection,
   // so the offset it reports is final.
-  const upload = await withUpload(ctx, id, 'head', async (found) =>
-    found.concat?.type === 'final' ? settleFinal(ctx, found) : completeIfDone(ctx, found),
-  )
+  const upload = await withUpload(ctx, id, 'head', (found) => advance(ctx, found))
   reply(ctx, 200, { ...stateHeaders(ctx.options, upload), 'Cache-Control': 'no-store' })
 }

@@ -1,13 +1,13 @@
 /** PATCH: append bytes at the current offset (spec: core, PATCH; creation-defer-length). */
-import { bodyWasConsumed } from '../body.js'
+import { bodyWasConsumed, declaresBody } from '../body.js'
 import type { Context } from '../context.js'
 import { TusError } from '../errors.js'
 import { isOffsetOctetStream, parseContentLength, parseUploadLength, parseUploadOffset } from '../protocol/headers.js'
 import type { Upload } from '../upload.js'
-import { expiresHeader } from '../expiration.js'
+import { planChecksum } from '../lifecycle/checksum-plan.js'
+import { expiresHeader } from '../lifecycle/expiry.js'
+import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from '../lifecycle/receive.js'
 import { admitUpload, withUpload } from './access.js'
-import { planChecksum } from './verify.js'
-import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
 
 export async function handlePatch(ctx: Context, id: string): Promise<void> {
   const { req } = ctx
@@ -16,7 +16,8 @@ export async function handlePatch(ctx: Context, id: string): Promise<void> {
   const declaredLength = parseUploadLength(req.headers['upload-length'])
   const contentLength = parseContentLength(req.headers['content-length'])
   if (bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
-  const plan = planChecksum(ctx) // a bad checksum header is refused before any byte is read
+  // A bad checksum header is refused before any byte is read.
+  const body = { contentLength, checksum: planChecksum(req, declaresBody(req, contentLength)) }
 
   await admitUpload(ctx, () => withUpload(ctx, id, 'patch', async (found) => {
     let upload = found
@@ -29,7 +30,7 @@ export async function handlePatch(ctx: Context, id: string): Promise<void> {
     if (declaredLength !== undefined) upload = await declareLength(ctx, upload, declaredLength)
     const limit = await byteLimit(ctx, upload)
     checkDeclaredSize(upload, contentLength, limit)
-    const { upload: after, reason } = await receive(ctx, upload, limit, plan, declaring)
+    const { upload: after, reason } = await receive(ctx, upload, limit, body, declaring)
     replyAfterBody(ctx, reason, 204, { 'Upload-Offset': after.offset, ...expiresHeader(ctx.options, after) })
   }))
 }

@@ -4,7 +4,6 @@
 import { bodyWasConsumed, declaresBody } from '../body.js'
 import { emitLater, reply, type Context } from '../context.js'
 import { TusError } from '../errors.js'
-import { expiresHeader } from '../expiration.js'
 import { parseConcat } from '../protocol/concat.js'
 import {
   isOffsetOctetStream,
@@ -15,14 +14,15 @@ import {
 import { assertMetadata, parseMetadata } from '../protocol/metadata.js'
 import { storeCan } from '../stores/data-store.js'
 import { assertId, generateId } from '../stores/ids.js'
-import { snapshot, type NewUpload, type Upload } from '../upload.js'
-import { forgetWaiting } from '../waiting.js'
+import { isComplete, snapshot, type NewUpload, type Upload } from '../upload.js'
 import { locationOf } from '../location.js'
-import { admitUpload, withLock } from './access.js'
-import { completeIfDone } from './complete.js'
-import { resolveParts, settleFinal, totalLength } from './concat.js'
-import { byteLimit, checkDeclaredSize, receive, replyAfterBody } from './receive.js'
-import { planChecksum, type ChecksumPlan } from './verify.js'
+import { planChecksum } from '../lifecycle/checksum-plan.js'
+import { expiresHeader } from '../lifecycle/expiry.js'
+import { resolveParts, totalLength } from '../lifecycle/finals.js'
+import { advance } from '../lifecycle/index.js'
+import { byteLimit, checkDeclaredSize, receive, replyAfterBody, type Body } from '../lifecycle/receive.js'
+import { withLock } from '../locks/with-lock.js'
+import { admitUpload } from './access.js'
 
 export async function handlePost(ctx: Context): Promise<void> {
   const { req, options } = ctx
@@ -42,9 +42,9 @@ export async function handlePost(ctx: Context): Promise<void> {
   const withUpload = isOffsetOctetStream(req.headers['content-type'])
   if (declaresBody(req, contentLength) && !withUpload) throw new TusError('INVALID_CONTENT_TYPE')
   if (withUpload && bodyWasConsumed(req, contentLength)) throw new TusError('BODY_ALREADY_READ')
-  const plan = planChecksum(ctx)
+  const body: Body = { contentLength, checksum: planChecksum(req, declaresBody(req, contentLength)) }
 
-  const request: Creation = { length, metadata, contentLength, withUpload, partial: concat !== undefined, plan }
+  const request: Creation = { length, metadata, withUpload, partial: concat !== undefined, body }
   // A creation carrying bytes counts against maxConcurrentUploads before anything is created.
   return withUpload ? admitUpload(ctx, () => create(ctx, request)) : create(ctx, request)
 }
@@ -52,35 +52,36 @@ export async function handlePost(ctx: Context): Promise<void> {
 interface Creation {
   length: number | undefined
   metadata: NewUpload['metadata']
-  contentLength: number | undefined
   withUpload: boolean
   /** spec: concatenation: Upload-Concat: partial. */
   partial: boolean
-  plan: ChecksumPlan
+  body: Body
 }
 
 async function create(ctx: Context, creation: Creation): Promise<void> {
-  const { length, metadata, contentLength, withUpload, partial, plan } = creation
+  const { length, metadata, withUpload, partial, body } = creation
+  const { contentLength } = body
   const { options } = ctx
   const draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
   if (partial) draft.concat = { type: 'partial' }
   await createRecord(ctx, draft, async (upload) => {
     const location = locationOf(ctx, upload.id)
     if (!withUpload) {
-      const done = await completeIfDone(ctx, upload) // a zero-length upload is complete at once
+      // A zero-length upload is complete at once.
+      const done = isComplete(upload) ? await withLock(ctx, upload.id, () => advance(ctx, upload)) : upload
       return reply(ctx, 201, { Location: location, ...expiresHeader(options, done) })
     }
     await withLock(ctx, upload.id, async () => {
       const limit = await byteLimit(ctx, upload)
       checkDeclaredSize(upload, contentLength, limit)
-      const received = await receive(ctx, upload, limit, plan)
+      const received = await receive(ctx, upload, limit, body)
       replyAfterBody(ctx, received.reason, 201, {
         Location: location,
         'Upload-Offset': received.upload.offset,
         ...expiresHeader(options, received.upload),
       })
     })
-  }, (upload) => {
+  }, async (upload) => {
     if (withUpload && upload.length !== undefined) checkDeclaredSize({ ...upload, offset: 0 }, contentLength, upload.length)
   })
 }
@@ -100,13 +101,17 @@ async function createFinal(ctx: Context, urls: string[]): Promise<void> {
   const draft: NewUpload = { id: generateId(), length, metadata, createdAt: new Date().toISOString() }
   draft.concat = { type: 'final', parts: parts.map((p) => p.id), header }
   await createRecord(ctx, draft, async (created) => {
-    const upload = await withLock(ctx, created.id, () => settleFinal(ctx, created))
+    const upload = await withLock(ctx, created.id, () => advance(ctx, created))
     reply(ctx, 201, { Location: locationOf(ctx, upload.id), ...expiresHeader(options, upload) })
+  }, async (final) => {
+    // Before the final exists: a part that completes from now on finds it, in any process.
+    for (const part of parts) await options.store.link!(part.id, final.id)
   })
 }
 
 /**
- * Runs onCreate, creates the upload, and hands it to `then`. If `then` fails, the creation is undone: the
+ * Runs onCreate, then `prepare` with the upload as it will be created, creates it, and hands it to `then`.
+ * If `then` fails, the creation is undone: the
  * client never learnt the upload's URL (a checksum mismatch, a body past the length, onComplete refusing),
  * so nothing is left behind and no `created` event goes out.
  */
@@ -114,11 +119,11 @@ async function createRecord(
   ctx: Context,
   draft: NewUpload,
   then: (upload: Upload) => Promise<void>,
-  check?: (draft: NewUpload) => void,
+  prepare?: (draft: NewUpload) => Promise<void>,
 ): Promise<void> {
   const { store } = ctx.options
   const final = ctx.options.onCreate ? await applyCreateHook(ctx, draft) : draft
-  check?.(final)
+  await prepare?.(final)
   const upload = await store.create(final)
   const firstEvent = ctx.events.length
   emitLater(ctx, 'created', upload)
@@ -126,10 +131,7 @@ async function createRecord(
     await then(upload)
   } catch (err) {
     ctx.events.splice(firstEvent)
-    if (storeCan(store, 'termination')) {
-      await store.remove!(upload.id).catch(() => {})
-      forgetWaiting(ctx.server.waiting, upload)
-    }
+    if (storeCan(store, 'termination')) await store.remove!(upload.id).catch(() => {})
     throw err
   }
 }

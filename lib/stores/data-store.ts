@@ -1,21 +1,28 @@
 /**
  * What the middleware needs from storage. An interface, not a base class: a store implements the core
  * methods, lists the optional capabilities it has, and the factory refuses a store that lists a capability
- * without the method behind it (see assertStore).
+ * without the methods behind it (see assertStore).
+ *
+ * The contract speaks in what a local file, an object store with immutable parts and memory can all do:
+ * append at the offset; stage bytes that are not verified yet, then commit or discard them as a whole; finish
+ * an upload; read, remove, concatenate; find uploads idle since a date. Nothing is ever cut back once it
+ * counted in an offset. Every piece of state another process needs is in the store: two processes (or
+ * machines) serving one store read the same uploads, the same staged writes and the same links of finals to
+ * their parts. The middleware serialises requests on one upload with its Locker; a store need not.
  */
 import type { Readable } from 'node:stream'
 import type { NewUpload, Upload } from '../upload.js'
 
-/** Optional store capabilities and the method each one needs. */
+/** Optional store capabilities and the methods each one needs. */
 export const CAPABILITY_METHODS = {
   /** DELETE (spec: termination). */
-  termination: 'remove',
+  termination: ['remove'],
   /** GET of an upload's bytes. */
-  read: 'read',
+  read: ['read'],
   /** Final uploads (spec: concatenation). */
-  concatenation: 'concatenate',
-  /** Listing, so that expired uploads can be found and removed (spec: expiration). */
-  expiration: 'list',
+  concatenation: ['concatenate', 'link', 'linked'],
+  /** Finding idle uploads, so that expired ones can be removed (spec: expiration). */
+  expiration: ['idle'],
 } as const
 export type StoreCapability = keyof typeof CAPABILITY_METHODS
 
@@ -35,11 +42,19 @@ export interface ByteRange {
 
 export interface WriteOptions {
   /**
-   * The bytes are not verified yet (a checksum is checked once the body ends). Until `commit(id)` is called
-   * they must not count in the offset after a crash: a store that finds a provisional write left by a dead
-   * process drops it. Passed only to stores that implement `commit`.
+   * Stage the bytes: the request may still refuse them (a checksum not checked yet, a body that may run past
+   * the length). Staged bytes never count in the offset — for this process, another one, or after a crash —
+   * until `commit(id, offset)`; `discard(id, offset)` drops them. A store finds a stage that a dead writer
+   * left and drops it when the next write starts at the offset that stands.
    */
-  provisional?: boolean
+  staged?: boolean
+  /**
+   * Aborted when the writer lost its lock (another request or process may now own the upload): stop at once,
+   * writing nothing more, and reject.
+   */
+  signal?: AbortSignal
+  /** The lock's fencing token, when the locker gives one; a store that keeps it may refuse an older one. */
+  fence?: number
 }
 
 /**
@@ -57,49 +72,73 @@ export interface DataStore {
   readonly capabilities: readonly StoreCapability[]
   /** Creates an empty upload; rejects with TusError('ID_TAKEN') when the id exists. */
   create(upload: NewUpload): Promise<Upload>
-  /** The upload with its current offset, or undefined when there is none. */
+  /**
+   * The upload with its current offset, or undefined when there is none: one read of the store's state,
+   * never a listing. Staged bytes never count in the offset.
+   */
   get(id: string): Promise<Upload | undefined>
   /**
-   * Appends `body` at `offset` (which the caller has checked is the current offset) and resolves with the new
-   * offset. Every chunk it resolves for must be stored; if it rejects, the bytes written before the failure
-   * stay stored and `get` reports them.
+   * Appends `body` at `offset` (the offset that stands, as `get` reported it to the caller, who holds the
+   * upload's lock) and resolves with the offset after the last byte written.
+   * Not staged: every byte it resolves for counts. If it rejects, `get` reports the offset that stands: the
+   * bytes stored before the failure, and never a byte whose storage failed (a failed fsync included).
+   * Staged: nothing counts until commit; if it rejects, nothing of it counts.
    */
   write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number>
+  /** The staged bytes written from `offset` count from now on; resolves with the new offset. */
+  commit(id: string, offset: number): Promise<number>
+  /** Drops the staged bytes written from `offset`: the offset stays `offset`. */
+  discard(id: string, offset: number): Promise<void>
   /**
-   * Cuts the upload back to `offset` bytes: a refused request leaves the upload as it was. Also ends a
-   * provisional write (its bytes past `offset` are gone).
+   * Makes a complete upload (offset === length) whole, before the middleware runs onComplete and records
+   * completion: an object store completes its multipart upload. Called again after a crash around it, so it
+   * must succeed for an upload it already finished. Optional: a store whose bytes are whole as written needs none.
    */
-  truncate(id: string, offset: number): Promise<void>
-  /** Makes the bytes of a provisional write permanent. Optional: a store that loses everything in a crash needs none. */
-  commit?(id: string): Promise<void>
+  finish?(id: string): Promise<void>
   /** Changes length (once, when deferred), completedAt or metadata, durably. */
   update(id: string, changes: UploadChanges): Promise<Upload>
-  /** Removes the upload and its bytes (capability: termination). */
+  /** Removes the upload, its bytes and anything it left in the store (capability: termination). */
   remove?(id: string): Promise<void>
   /** The stored bytes, or a range of them (capability: read). */
   read?(id: string, range?: ByteRange): Promise<Readable>
   /**
-   * Replaces the upload's bytes with the bytes of `parts` (complete uploads, in order, repeats allowed) and
-   * resolves with the upload, whose offset is then their total size. All or nothing: after a crash the upload
-   * holds either none of the bytes or all of them (capability: concatenation).
+   * Replaces the upload's bytes with the bytes of `parts` (finished uploads, in order) and resolves with the
+   * upload, whose offset is then their total size. All or nothing: after a crash the upload holds either none
+   * of the bytes or all of them. A part that is gone rejects with TusError('CONCAT_PART_GONE')
+   * (capability: concatenation).
    */
   concatenate?(id: string, parts: readonly string[]): Promise<Upload>
-  /** Every upload, in no particular order (capability: expiration). */
-  list?(): AsyncIterable<Upload>
+  /**
+   * Records that final upload `finalId` waits for part `partId`, with no lock on the part (it may be
+   * receiving bytes meanwhile). Kept until the part is removed (capability: concatenation).
+   */
+  link?(partId: string, finalId: string): Promise<void>
+  /** The finals recorded by `link` for a part, in any order; some may be gone or done (capability: concatenation). */
+  linked?(partId: string): Promise<string[]>
+  /**
+   * The uploads whose last stored byte (`updatedAt`, or `createdAt`) is older than `before` (ms since the
+   * epoch), in no particular order, without reading every upload where the store can help it; it may yield
+   * more, never fewer (capability: expiration).
+   */
+  idle?(before: number): AsyncIterable<Upload>
 }
+
+const CORE_METHODS = ['create', 'get', 'write', 'commit', 'discard', 'update'] as const
 
 export function assertStore(store: unknown): asserts store is DataStore {
   const s = store as Partial<DataStore> | null
   if (!s || typeof s !== 'object') throw new TypeError('tus(): option "store" must be a DataStore')
-  for (const method of ['create', 'get', 'write', 'truncate', 'update'] as const) {
+  for (const method of CORE_METHODS) {
     if (typeof s[method] !== 'function') throw new TypeError(`tus(): option "store" has no ${method}() method`)
   }
   if (!Array.isArray(s.capabilities)) throw new TypeError('tus(): option "store" must list its capabilities')
   for (const cap of s.capabilities) {
-    const method = (CAPABILITY_METHODS as Record<string, string>)[cap]
-    if (!method) throw new TypeError(`tus(): store capability "${cap}" is not known`)
-    if (typeof (s as Record<string, unknown>)[method] !== 'function') {
-      throw new TypeError(`tus(): store claims "${cap}" but has no ${method}() method`)
+    const methods = (CAPABILITY_METHODS as Record<string, readonly string[]>)[cap]
+    if (!methods) throw new TypeError(`tus(): store capability "${cap}" is not known`)
+    for (const method of methods) {
+      if (typeof (s as Record<string, unknown>)[method] !== 'function') {
+        throw new TypeError(`tus(): store claims "${cap}" but has no ${method}() method`)
+      }
     }
   }
 }

@@ -7,14 +7,17 @@
  * The .bin file is created first and exclusively, so an id is taken once; a .bin without a .json (a crash
  * during creation) is not an upload.
  *
- * A provisional write (a checksummed request, not verified yet) first leaves `<id>.pending` holding the offset
- * it started at; commit() removes it, truncate() cuts back and removes it. A marker found when the store
- * starts belongs to a process that died mid-request: the .bin is cut back to it. Cost per checksummed request:
- * one tiny file created and one unlinked (plus fsyncs with syncWrites), no extra copy of the bytes.
+ * A staged write (bytes the request may still refuse) is written in place past the offset, and the record
+ * says where it starts (`staged`): the offset is then the smaller of the two, so staged bytes count for no
+ * process and after no crash until commit() records the stage's end, and discard() cuts them off. No
+ * recovery pass runs when a store starts: a stage a dead writer left is cut off by the next write, which
+ * starts at the offset that stands and holds the upload's lock. Cost per staged request: two appended record
+ * lines (fsynced with syncWrites), no extra copy of the bytes.
+ *   <id>.links  final uploads waiting for this one as a part, one id a line (appended, no lock needed).
  * Concatenation copies the parts into a hidden temp file that is renamed over the .bin: all or nothing.
  */
 import createDebug from 'debug'
-import { mkdir, open, opendir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { appendFile, mkdir, open, opendir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { TusError } from '../errors.js'
@@ -22,11 +25,10 @@ import type { NewUpload, Upload } from '../upload.js'
 import { syncDirectory, writeFileAtomic } from './atomic-file.js'
 import { batches, writeAll } from './batches.js'
 import { closeSettled, openFd } from './descriptors.js'
-import { PendingMarkers } from './pending-markers.js'
 import type { ByteRange, DataStore, StoreCapability, UploadChanges, WriteOptions } from './data-store.js'
 import { isValidId } from './ids.js'
 import { copyRecord, RecordCache, type StoredRecord } from './record-cache.js'
-import { appendRecord, createRecordFile, lastRecord, MAX_LINES } from './record-file.js'
+import { appendRecord, createRecordFile, lastRecord } from './record-file.js'
 
 const debug = createDebug('tus-middleware:store:file')
 
@@ -69,6 +71,17 @@ const isoDate = (ms: number): string => new Date(Math.round(ms)).toISOString()
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT'
 
+/** An upload as found on disk: its record, the record file's line count, and the data file's size and mtime. */
+interface Found {
+  record: StoredRecord
+  lines: number
+  size: number
+  updatedAt: string
+}
+
+/** The offset that stands: staged bytes past the stage's start never count. */
+const standing = (found: Found): number => (found.record.staged === undefined ? found.size : Math.min(found.size, found.record.staged))
+
 export class FileStore implements DataStore {
   readonly capabilities: readonly StoreCapability[] = ['termination', 'read', 'concatenation', 'expiration']
   readonly directory: string
@@ -77,8 +90,6 @@ export class FileStore implements DataStore {
   private readonly syncWrites: boolean
   private readonly cache: RecordCache
   private ready: Promise<unknown> | undefined
-  /** Provisional (checksummed, not yet verified) writes and their crash recovery. */
-  private readonly pending: PendingMarkers
 
   constructor(options: FileStoreOptions) {
     if (!options || typeof options.directory !== 'string' || options.directory === '') {
@@ -92,7 +103,6 @@ export class FileStore implements DataStore {
       throw new TypeError('FileStore: option "cacheSize" must be an integer >= 0')
     }
     this.cache = new RecordCache(cacheSize)
-    this.pending = new PendingMarkers(this.directory, (id) => this.path(id, 'pending'), (id) => this.path(id, 'bin'), this.syncWrites)
   }
 
   async create(upload: NewUpload): Promise<Upload> {
@@ -113,68 +123,43 @@ export class FileStore implements DataStore {
 
   async get(id: string): Promise<Upload | undefined> {
     if (!isValidId(id)) return undefined
-    if (!this.pending.recovered) await this.pending.recover()
-    const cached = this.cache.get(id)
-    let record: StoredRecord
-    if (cached) {
-      record = copyRecord(cached.record)
-    } else {
-      const version = this.cache.version
-      let found
-      try {
-        found = lastRecord(await readFile(this.path(id, 'json'), 'utf8'))
-      } catch (err) {
-        if (isMissing(err)) return undefined
-        throw err
-      }
-      // A record file without a whole line: a creation cut off by a crash, never acknowledged. One naming
-      // another id: this name reached another upload's files (a case-insensitive file system).
-      if (!found || (found.record as StoredRecord).id !== id) return undefined
-      record = found.record as StoredRecord
-      this.cache.fill(id, record, found.lines, version)
-    }
-    let size: number
-    let updatedAt: string
-    if (cached?.size !== undefined && cached.mtimeMs !== undefined) {
-      size = cached.size
-      updatedAt = cached.updatedAt ??= isoDate(cached.mtimeMs)
-    } else {
-      const version = this.cache.fileVersion
-      let mtimeMs: number
-      try {
-        ;({ size, mtimeMs } = await stat(this.path(id, 'bin')))
-      } catch (err) {
-        if (isMissing(err)) {
-          this.cache.forget(id)
-          return undefined
-        }
-        throw err
-      }
-      this.cache.fillFile(id, size, mtimeMs, version)
-      updatedAt = isoDate(mtimeMs)
-    }
-    // Unverified bytes of a request in progress are not part of the offset yet.
-    const start = this.pending.startOf(id)
+    const found = await this.find(id)
+    if (!found) return undefined
+    const { staged: _, ...record } = found.record
     const upload = record as Upload
-    upload.offset = start === undefined ? size : Math.min(size, start)
-    upload.updatedAt = updatedAt
+    upload.offset = standing(found)
+    upload.updatedAt = found.updatedAt
     return upload
   }
 
-  async write(id: string, offset: number, body: AsyncIterable<Buffer>, options?: WriteOptions): Promise<number> {
-    await this.pending.recover()
-    if (options?.provisional) await this.pending.mark(id, offset)
+  async write(id: string, offset: number, body: AsyncIterable<Buffer>, options: WriteOptions = {}): Promise<number> {
+    const found = await this.find(id)
+    if (!found) throw new TusError('NOT_FOUND')
+    // Never below the offset that stands: acknowledged bytes are never rewritten.
+    if (offset !== standing(found)) throw new TusError('OFFSET_MISMATCH')
+    const staged = options.staged === true
     const fh = await open(this.path(id, 'bin'), 'r+')
     let position = offset
+    let syncing = false
     try {
+      // Bytes past the offset that stands (a stage a dead writer left, or bytes whose sync failed) go first.
+      if (found.size > offset) {
+        await fh.truncate(offset)
+        this.cache.resized(id, offset)
+      }
+      const stage = staged ? offset : undefined
+      if (found.record.staged !== stage) await this.putRecord(id, found, { ...found.record, staged: stage }, this.syncWrites)
       for await (const batch of batches(body, WRITE_BATCH, GATHER_MS)) {
+        options.signal?.throwIfAborted()
         position = await writeAll(fh, batch, position)
         this.cache.resized(id, position)
       }
-      if (this.syncWrites) await fh.datasync()
+      syncing = this.syncWrites && !staged
+      if (syncing) await fh.datasync()
     } catch (err) {
-      // A write that failed part-way stored an unknown number of bytes.
+      // A write that failed part-way stored an unknown number of bytes; bytes whose sync failed never count.
       this.cache.forgetFile(id)
+      if (syncing) await this.cutBack(id, fh, offset)
       throw err
     } finally {
       await fh.close()
@@ -182,28 +167,39 @@ export class FileStore implements DataStore {
     return position
   }
 
-  async truncate(id: string, offset: number): Promise<void> {
+  async commit(id: string, offset: number): Promise<number> {
+    const found = await this.find(id)
+    if (!found) throw new TusError('NOT_FOUND')
+    if (found.record.staged !== offset) return standing(found)
+    if (this.syncWrites) await this.syncData(id)
+    await this.putRecord(id, found, { ...found.record, staged: undefined }, this.syncWrites)
+    return found.size
+  }
+
+  async discard(id: string, offset: number): Promise<void> {
+    const found = await this.find(id)
+    // Only a stage that starts there: bytes that counted are never cut.
+    if (!found || found.record.staged !== offset) return
     const fh = await open(this.path(id, 'bin'), 'r+')
     try {
       await fh.truncate(offset)
       this.cache.resized(id, offset)
-      if (this.syncWrites) await fh.datasync()
     } catch (err) {
       this.cache.forgetFile(id)
       throw err
     } finally {
       await fh.close()
     }
-    await this.pending.clear(id)
+    await this.putRecord(id, found, { ...found.record, staged: undefined }, this.syncWrites)
   }
 
-  async commit(id: string): Promise<void> {
-    if (this.pending.startOf(id) === undefined) return
-    if (this.syncWrites) {
-      const fh = await open(this.path(id, 'bin'), 'r+')
-      await fh.datasync().finally(() => fh.close())
-    }
-    await this.pending.clear(id)
+  async update(id: string, changes: UploadChanges): Promise<Upload> {
+    const found = await this.find(id)
+    if (!found) throw new TusError('NOT_FOUND')
+    const record = { ...found.record, ...changes }
+    await this.putRecord(id, found, record, this.syncWrites || !onlyCompletion(changes))
+    const { staged: _, ...upload } = record
+    return { ...upload, offset: standing(found), updatedAt: found.updatedAt }
   }
 
   async concatenate(id: string, parts: readonly string[]): Promise<Upload> {
@@ -211,10 +207,15 @@ export class FileStore implements DataStore {
     const out = await open(tmp, 'w', 0o600)
     try {
       for (const part of parts) {
-        // Streamed: never more than one read buffer of a part in memory.
-        const src = await open(this.path(part, 'bin'), 'r')
+        const upload = await this.get(part)
+        if (!upload) throw new TusError('CONCAT_PART_GONE')
+        if (upload.offset === 0) continue
+        // Streamed: never more than one read buffer of a part in memory; only the bytes that count.
+        const src = await open(this.path(part, 'bin'), 'r').catch((err) => {
+          throw isMissing(err) ? new TusError('CONCAT_PART_GONE') : err
+        })
         try {
-          for await (const chunk of src.createReadStream({ autoClose: false })) {
+          for await (const chunk of src.createReadStream({ autoClose: false, start: 0, end: upload.offset - 1 })) {
             const buf = chunk as Buffer
             let done = 0
             while (done < buf.length) done += (await out.write(buf, done, buf.length - done)).bytesWritten
@@ -239,36 +240,33 @@ export class FileStore implements DataStore {
     return upload
   }
 
-  async *list(): AsyncIterable<Upload> {
-    await this.init()
-    for await (const entry of await opendir(this.directory)) {
-      if (!entry.name.endsWith('.json') || entry.name.startsWith('.')) continue
-      const upload = await this.get(entry.name.slice(0, -'.json'.length))
-      if (upload) yield upload
-    }
+  async link(partId: string, finalId: string): Promise<void> {
+    if (!isValidId(finalId)) throw new TusError('INVALID_ID')
+    // One short line appended: whole, or cut short by a crash (then not a valid id, or not one whose parts
+    // name this upload: callers check the final's own record).
+    await appendFile(this.path(partId, 'links'), `${finalId}\n`, { mode: 0o600, flag: 'a' })
+    if (this.syncWrites) await this.syncFile(this.path(partId, 'links'))
   }
 
-  async update(id: string, changes: UploadChanges): Promise<Upload> {
-    const current = await this.get(id)
-    if (!current) throw new TusError('NOT_FOUND')
-    const { offset, updatedAt, ...record } = { ...current, ...changes }
-    // Known after get() unless the cache is off; then the file is rewritten once it is long.
-    const lines = this.cache.get(id)?.lines ?? MAX_LINES
-    // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
-    const known = this.cache.drop(id)
-    const path = this.path(id, 'json')
-    let now
+  async linked(partId: string): Promise<string[]> {
+    let text: string
     try {
-      now = await appendRecord(path, JSON.stringify(record), lines, this.syncWrites || !onlyCompletion(changes))
+      text = await readFile(this.path(partId, 'links'), 'utf8')
     } catch (err) {
-      // The line may be in the file although the change failed (its sync failed): put the record back as it
-      // was, so that a change reported failed never shows, nor shows and then reverts.
-      const { offset: _, updatedAt: __, ...previous } = current
-      await writeFileAtomic(path, `${JSON.stringify(previous)}\n`).catch(() => {})
+      if (isMissing(err)) return []
       throw err
     }
-    this.cache.set(id, record, now, known)
-    return { ...record, offset, updatedAt }
+    return [...new Set(text.split('\n').filter(isValidId))]
+  }
+
+  /** Every upload, in no particular order (not part of the store contract: for the host's own use). */
+  async *list(): AsyncIterable<Upload> {
+    yield* this.scan(() => true)
+  }
+
+  /** Uploads whose data file was last written before `before`: a stat each, a record read only for those. */
+  async *idle(before: number): AsyncIterable<Upload> {
+    yield* this.scan((mtimeMs) => mtimeMs < before)
   }
 
   async remove(id: string): Promise<void> {
@@ -283,10 +281,11 @@ export class FileStore implements DataStore {
       // Again: a read that raced the unlink may have cached the record meanwhile.
       this.cache.delete(id)
     }
-    await unlink(this.path(id, 'bin')).catch((err) => {
-      if (!isMissing(err)) throw err
-    })
-    await this.pending.clear(id).catch(() => {})
+    for (const ext of ['bin', 'links'] as const) {
+      await unlink(this.path(id, ext)).catch((err) => {
+        if (!isMissing(err)) throw err
+      })
+    }
     debug('removed %s', id)
   }
 
@@ -296,8 +295,115 @@ export class FileStore implements DataStore {
     return fh.createReadStream({ start: range?.start, end: range?.end, autoClose: true })
   }
 
+  /** The upload's record and data file, from the cache where it knows them. */
+  private async find(id: string): Promise<Found | undefined> {
+    const cached = this.cache.get(id)
+    let record: StoredRecord
+    let lines: number
+    if (cached) {
+      record = copyRecord(cached.record)
+      lines = cached.lines
+    } else {
+      const version = this.cache.version
+      let found
+      try {
+        found = lastRecord(await readFile(this.path(id, 'json'), 'utf8'))
+      } catch (err) {
+        if (isMissing(err)) return undefined
+        throw err
+      }
+      // A record file without a whole line: a creation cut off by a crash, never acknowledged. One naming
+      // another id: this name reached another upload's files (a case-insensitive file system).
+      if (!found || (found.record as StoredRecord).id !== id) return undefined
+      record = found.record as StoredRecord
+      lines = found.lines
+      this.cache.fill(id, record, lines, version)
+    }
+    if (cached?.size !== undefined && cached.mtimeMs !== undefined) {
+      return { record, lines, size: cached.size, updatedAt: (cached.updatedAt ??= isoDate(cached.mtimeMs)) }
+    }
+    const version = this.cache.fileVersion
+    let size: number
+    let mtimeMs: number
+    try {
+      ;({ size, mtimeMs } = await stat(this.path(id, 'bin')))
+    } catch (err) {
+      if (isMissing(err)) {
+        this.cache.forget(id)
+        return undefined
+      }
+      throw err
+    }
+    this.cache.fillFile(id, size, mtimeMs, version)
+    return { record, lines, size, updatedAt: isoDate(mtimeMs) }
+  }
+
+  /**
+   * Records a change of `found`'s record: a line appended (fsynced when `sync`). If it fails, the record is
+   * put back as it was, so that a change reported failed never shows, nor shows and then reverts.
+   */
+  private async putRecord(id: string, found: Found, record: StoredRecord, sync: boolean): Promise<void> {
+    if (record.staged === undefined) delete record.staged
+    // Dropped first: if the write fails, the next read goes to the file, whichever version it holds.
+    const known = this.cache.drop(id)
+    const path = this.path(id, 'json')
+    try {
+      found.lines = await appendRecord(path, JSON.stringify(record), found.lines, sync)
+    } catch (err) {
+      await writeFileAtomic(path, `${JSON.stringify(found.record)}\n`).catch(() => {})
+      found.lines = 1
+      throw err
+    }
+    found.record = record
+    this.cache.set(id, record, found.lines, known)
+  }
+
+  /**
+   * Bytes from `offset` whose sync failed may not be on the disk: cut off, or, if even that fails, marked as a
+   * stage from `offset`, which never counts and which the next write cuts off.
+   */
+  private async cutBack(id: string, fh: Awaited<ReturnType<typeof open>>, offset: number): Promise<void> {
+    try {
+      await fh.truncate(offset)
+      await fh.datasync()
+    } catch {
+      const found = await this.find(id).catch(() => undefined)
+      if (found) await this.putRecord(id, found, { ...found.record, staged: offset }, true).catch(() => {})
+    }
+  }
+
+  private async syncData(id: string): Promise<void> {
+    const fh = await open(this.path(id, 'bin'), 'r+')
+    await fh.datasync().finally(() => fh.close())
+  }
+
+  private async syncFile(path: string): Promise<void> {
+    const fh = await open(path, 'r')
+    await fh.sync().finally(() => fh.close())
+  }
+
+  /** The uploads whose data file's mtime passes `keep`. */
+  private async *scan(keep: (mtimeMs: number) => boolean): AsyncIterable<Upload> {
+    await this.init()
+    for await (const entry of await opendir(this.directory)) {
+      if (!entry.name.endsWith('.json') || entry.name.startsWith('.')) continue
+      const id = entry.name.slice(0, -'.json'.length)
+      if (!isValidId(id)) continue
+      let mtimeMs: number
+      try {
+        mtimeMs = (await stat(this.path(id, 'bin'))).mtimeMs
+      } catch (err) {
+        if (isMissing(err)) continue
+        throw err
+      }
+      if (!keep(mtimeMs)) continue
+      const upload = await this.get(id)
+      if (upload) yield upload
+    }
+  }
+
   /** The file for an id; refuses anything that could leave the directory. */
-  private path(id: string, ext: 'bin' | 'json' | 'pending'): string {
+  private path(id: string, ext: 'bin' | 'json' | 'links'): string {
     // A valid id has no separator and does not start with a dot: the name stays inside the directory.
     if (!isValidId(id)) throw new TusError('INVALID_ID')
     return `${this.prefix}${id}.${ext}`

@@ -10,7 +10,10 @@ import type { Upload } from '../upload.js'
  * A value read from disk is cached only if the store changed nothing of that kind while the read was in
  * flight (see fill / fillFile): the read may hold what was there before the change.
  */
-export type StoredRecord = Omit<Upload, 'offset' | 'updatedAt'>
+export type StoredRecord = Omit<Upload, 'offset' | 'updatedAt'> & {
+  /** Where a staged write starts: bytes from here do not count until it is committed (see FileStore). */
+  staged?: number
+}
 
 export interface CachedUpload {
   /** The record (frozen). */

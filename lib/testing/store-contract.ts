@@ -36,11 +36,10 @@ const withoutUpdatedAt = <T extends { updatedAt?: string } | undefined>(upload: 
   return rest as T
 }
 
-/** What a case may need beyond the core methods: a capability, or the optional commit() of provisional writes. */
-type Need = StoreCapability | 'commit'
+/** What a case may need beyond the core methods: a capability. */
+type Need = StoreCapability
 
-const has = (store: DataStore, need: Need): boolean =>
-  need === 'commit' ? typeof store.commit === 'function' : store.capabilities.includes(need)
+const has = (store: DataStore, need: Need): boolean => store.capabilities.includes(need)
 
 /** Checks the stored bytes of an upload (a no-op in the variant of a case that does not read). */
 type BytesCheck = (id: string, expected: Buffer) => Promise<void>
@@ -88,13 +87,14 @@ export function storeContract(name: string, factory: () => DataStore | Promise<D
       if (got?.updatedAt !== undefined) expect(Number.isNaN(Date.parse(got.updatedAt))).toBe(false)
     }))
 
-    withBytes('makes provisional bytes count only once committed, and drops them on truncate', ['commit'], async (store, bytes) => {
+    withBytes('stages bytes: they count only once committed, and discard drops them', [], async (store, bytes) => {
       const a = randomBytes(3_000)
       const b = randomBytes(2_000)
       const d = draft({ length: 10_000 })
       await store.create(d)
-      expect(await store.write(d.id, 0, chunksOf(a), { provisional: true })).toBe(3_000)
-      await store.commit!(d.id)
+      expect(await store.write(d.id, 0, chunksOf(a), { staged: true })).toBe(3_000)
+      expect((await store.get(d.id))?.offset).toBe(0)
+      expect(await store.commit(d.id, 0)).toBe(3_000)
       expect((await store.get(d.id))?.offset).toBe(3_000)
       let release!: () => void
       const gate = new Promise<void>((r) => (release = r))
@@ -104,16 +104,118 @@ export function storeContract(name: string, factory: () => DataStore | Promise<D
         yield b
         sent()
         await gate
-      })(), { provisional: true })
+      })(), { staged: true })
       await allSent
       // Not verified yet: not part of the offset.
       expect((await store.get(d.id))?.offset).toBe(3_000)
       release()
       expect(await writing).toBe(5_000)
-      await store.truncate(d.id, 3_000)
+      expect((await store.get(d.id))?.offset).toBe(3_000)
+      await store.discard(d.id, 3_000)
+      expect((await store.get(d.id))?.offset).toBe(3_000)
+      // Discarding again, or where nothing is staged, changes nothing.
+      await store.discard(d.id, 3_000)
+      await store.discard(d.id, 0)
       expect((await store.get(d.id))?.offset).toBe(3_000)
       await bytes(d.id, a)
     })
+
+    withBytes('never counts a stage its writer left behind, and the next write starts at the offset that stands', [], async (store, bytes) => {
+      const a = randomBytes(1_000)
+      const d = draft({ length: 5_000 })
+      await store.create(d)
+      await store.write(d.id, 0, chunksOf(a))
+      // A writer stages 1,500 bytes and is never heard of again (its process died).
+      expect(await store.write(d.id, 1_000, chunksOf(randomBytes(1_500)), { staged: true })).toBe(2_500)
+      expect((await store.get(d.id))?.offset).toBe(1_000)
+      // The next writer appends at 1,000, shorter than the stage was.
+      const b = randomBytes(300)
+      expect(await store.write(d.id, 1_000, chunksOf(b))).toBe(1_300)
+      expect((await store.get(d.id))?.offset).toBe(1_300)
+      // The old stage cannot be committed any more.
+      await store.commit(d.id, 1_000)
+      expect((await store.get(d.id))?.offset).toBe(1_300)
+      await bytes(d.id, Buffer.concat([a, b]))
+    })
+
+    withBytes('counts nothing of a staged write that fails part-way', [], async (store, bytes) => {
+      const a = randomBytes(500)
+      const d = draft({ length: 5_000 })
+      await store.create(d)
+      await store.write(d.id, 0, chunksOf(a))
+      async function* failing() {
+        yield randomBytes(700)
+        throw new Error('connection lost')
+      }
+      await expect(store.write(d.id, 500, failing(), { staged: true })).rejects.toThrow('connection lost')
+      expect((await store.get(d.id))?.offset).toBe(500)
+      await store.discard(d.id, 500)
+      expect((await store.get(d.id))?.offset).toBe(500)
+      await bytes(d.id, a)
+    })
+
+    withBytes('stops a write whose signal aborts, keeping what counted before', [], async (store, bytes) => {
+      const a = randomBytes(4_000)
+      const d = draft({ length: 50_000 })
+      await store.create(d)
+      const abort = new AbortController()
+      async function* body() {
+        yield a
+        await new Promise((r) => setTimeout(r, 20))
+        abort.abort(new Error('lock lost'))
+        await new Promise((r) => setTimeout(r, 20))
+        yield randomBytes(4_000)
+      }
+      await expect(store.write(d.id, 0, body(), { signal: abort.signal })).rejects.toThrow()
+      const offset = (await store.get(d.id))!.offset
+      // The first chunk may or may not have been stored before the abort was seen; never the second.
+      expect([0, 4_000]).toContain(offset)
+      await bytes(d.id, a.subarray(0, offset))
+    })
+
+    withBytes('refuses a write that does not start at the offset that stands, rewriting nothing', [], async (store, bytes) => {
+      const a = randomBytes(2_000)
+      const d = draft({ length: 5_000 })
+      await store.create(d)
+      await store.write(d.id, 0, chunksOf(a))
+      await expect(store.write(d.id, 1_000, chunksOf(randomBytes(10)))).rejects.toMatchObject({ code: 'OFFSET_MISMATCH' })
+      expect((await store.get(d.id))?.offset).toBe(2_000)
+      await bytes(d.id, a)
+    })
+
+    withBytes('finishes a complete upload, and again after a crash around it', [], async (store, bytes) => {
+      const data = randomBytes(70_000)
+      const d = draft({ length: data.length })
+      await store.create(d)
+      await store.write(d.id, 0, chunksOf(data))
+      await store.finish?.(d.id)
+      await store.finish?.(d.id)
+      const got = await store.get(d.id)
+      expect(got?.offset).toBe(data.length)
+      expect(got?.length).toBe(data.length)
+      await bytes(d.id, data)
+    })
+
+    it('links finals to a part without a lock, and lists them', withStore(['concatenation'], async (store) => {
+      const part = draft({ concat: { type: 'partial' } })
+      await store.create(part)
+      expect(await store.linked!(part.id)).toEqual([])
+      const finals = [generateId(), generateId()]
+      await Promise.all(finals.map((id) => store.link!(part.id, id)))
+      await store.link!(part.id, finals[0])
+      expect((await store.linked!(part.id)).sort()).toEqual([...finals].sort())
+    }))
+
+    it('refuses to concatenate a part that is gone with CONCAT_PART_GONE', withStore(['concatenation', 'termination'], async (store) => {
+      const part = draft({ length: 3, concat: { type: 'partial' } })
+      await store.create(part)
+      await store.write(part.id, 0, chunksOf(Buffer.from('abc')))
+      await store.remove!(part.id)
+      const final = draft({ length: 3, concat: { type: 'final', parts: [part.id], header: 'final;x' } })
+      await store.create(final)
+      await expect(store.concatenate!(final.id, [part.id])).rejects.toMatchObject({ code: 'CONCAT_PART_GONE' })
+      expect((await store.get(final.id))?.offset).toBe(0)
+    }))
 
     withBytes('concatenates complete uploads in order, repeats included, leaving the parts unchanged', ['concatenation'], async (store, bytes) => {
       const datas = [randomBytes(70_000), randomBytes(1), randomBytes(0), randomBytes(33_333)]
@@ -137,13 +239,21 @@ export function storeContract(name: string, factory: () => DataStore | Promise<D
       for (const [i, part] of parts.entries()) await bytes(part.id, datas[i])
     })
 
-    it('lists every upload, with current offsets', withStore(['expiration'], async (store) => {
-      const drafts = [draft(), draft({ length: undefined }), draft()]
-      for (const d of drafts) await store.create(d)
-      await store.write(drafts[2].id, 0, chunksOf(randomBytes(123)))
-      const listed = new Map<string, number>()
-      for await (const upload of store.list!()) listed.set(upload.id, upload.offset)
-      expect(listed).toEqual(new Map([[drafts[0].id, 0], [drafts[1].id, 0], [drafts[2].id, 123]]))
+    it('finds uploads idle since a date, with current offsets', withStore(['expiration'], async (store) => {
+      const old = [draft(), draft({ length: undefined })]
+      for (const d of old) await store.create(d)
+      await store.write(old[1].id, 0, chunksOf(randomBytes(123)))
+      await new Promise((r) => setTimeout(r, 30))
+      const since = Date.now()
+      await new Promise((r) => setTimeout(r, 30))
+      const fresh = draft()
+      await store.create(fresh)
+      const found = new Map<string, number>()
+      for await (const upload of store.idle!(since)) found.set(upload.id, upload.offset)
+      // Never fewer than the idle ones; never the fresh one.
+      expect(found.get(old[0].id)).toBe(0)
+      expect(found.get(old[1].id)).toBe(123)
+      expect(found.has(fresh.id)).toBe(false)
     }))
 
     it('reports updatedAt for expiration, moving it on a write', withStore(['expiration'], async (store) => {
@@ -209,16 +319,6 @@ export function storeContract(name: string, factory: () => DataStore | Promise<D
       expect((await store.get(d.id))?.offset).toBe(50_000)
       await bytes(d.id, data)
       expect(await store.write(d.id, 50_000, chunksOf(data))).toBe(100_000)
-    })
-
-    withBytes('truncates back to an earlier offset', [], async (store, bytes) => {
-      const data = randomBytes(10_000)
-      const d = draft({ length: 20_000 })
-      await store.create(d)
-      await store.write(d.id, 0, chunksOf(data))
-      await store.truncate(d.id, 4_000)
-      expect((await store.get(d.id))?.offset).toBe(4_000)
-      await bytes(d.id, data.subarray(0, 4_000))
     })
 
     it('updates length, completedAt and metadata durably', withStore([], async (store) => {

@@ -1,8 +1,10 @@
 /**
- * FileStore crash-safety of checksummed writes: bytes not verified yet never count in the offset, and a
- * process that dies mid-request leaves them to be dropped by the next store on the directory.
+ * FileStore's staged writes (checksummed or unsized bodies) as a crash or a second process sees them: bytes not
+ * verified yet never count in the offset; nothing is cut back when a store starts (a second process may be
+ * writing); a stage its writer left behind is dropped by the next write; a record line cut short by a crash
+ * changes nothing.
  */
-import { readdir, readFile } from 'node:fs/promises'
+import { appendFile, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { FileStore } from 'tus-middleware'
@@ -18,7 +20,7 @@ async function* chunks(...parts: Buffer[]): AsyncIterable<Buffer> {
   for (const part of parts) yield part
 }
 
-/** A body that yields its parts, then hangs until `release` resolves (a request cut off by a crash). */
+/** A body that yields its parts, then hangs until `release` resolves (a request still streaming). */
 function hanging(parts: Buffer[]): { body: AsyncIterable<Buffer>; release: () => void; sent: Promise<void> } {
   let release!: () => void
   let sentAll!: () => void
@@ -37,46 +39,60 @@ function hanging(parts: Buffer[]): { body: AsyncIterable<Buffer>; release: () =>
 
 const created = { metadata: {}, createdAt: new Date().toISOString(), length: 1000 }
 
-it('does not count unverified bytes while a provisional write is in progress, and drops them after a crash', async () => {
+async function setUp(): Promise<{ path: string; store: FileStore; before: Buffer }> {
   const dir = await tempDir()
   dirs.push(dir)
   const before = randomData(100)
-  const store = new FileStore({ directory: dir.path })
+  const store = new FileStore({ directory: dir.path, cacheSize: 0 })
   await store.create({ id: 'up', ...created })
   await store.write('up', 0, chunks(before))
+  return { path: dir.path, store, before }
+}
 
-  const body = hanging([randomData(200)])
-  const writing = store.write('up', 100, body.body, { provisional: true })
+it('a second store on the directory neither counts nor cuts another one\'s staged write in progress', async () => {
+  const { path, store, before } = await setUp()
+  const staged = randomData(200)
+  const body = hanging([staged])
+  const writing = store.write('up', 100, body.body, { staged: true })
   await body.sent
   await new Promise((r) => setTimeout(r, 20))
-  // The bytes are on disk, but not part of the upload until verified.
-  expect((await readFile(join(dir.path, 'up.bin'))).length).toBe(300)
-  expect((await store.get('up'))!.offset).toBe(100)
-
-  // "Crash": a new store (a new process) opens the directory while the marker is still there.
-  const restarted = new FileStore({ directory: dir.path })
-  const after = await restarted.get('up')
-  expect(after!.offset).toBe(100)
-  expect(sha256(await readFile(join(dir.path, 'up.bin')))).toBe(sha256(before))
-  expect((await readdir(dir.path)).filter((f) => f.endsWith('.pending'))).toEqual([])
+  // Another process starts on the directory and looks at the upload while the first one still writes.
+  const other = new FileStore({ directory: path, cacheSize: 0 })
+  expect((await other.get('up'))!.offset).toBe(100)
+  expect((await stat(join(path, 'up.bin'))).size).toBe(300)
   body.release()
-  await writing
+  expect(await writing).toBe(300)
+  expect(await store.commit('up', 100)).toBe(300)
+  expect((await other.get('up'))!.offset).toBe(300)
+  expect(sha256(await readFile(join(path, 'up.bin')))).toBe(sha256(Buffer.concat([before, staged])))
 })
 
-it('keeps provisional bytes once committed, and cuts them on truncate', async () => {
-  const dir = await tempDir()
-  dirs.push(dir)
-  const store = new FileStore({ directory: dir.path })
-  await store.create({ id: 'up', ...created })
-  const a = randomData(50)
-  const b = randomData(70)
-  expect(await store.write('up', 0, chunks(a), { provisional: true })).toBe(50)
-  await store.commit('up')
-  expect(await store.write('up', 50, chunks(b), { provisional: true })).toBe(120)
-  await store.truncate('up', 50)
-  expect((await store.get('up'))!.offset).toBe(50)
-  // Nothing is left for a restarted store to undo.
-  expect((await new FileStore({ directory: dir.path }).get('up'))!.offset).toBe(50)
-  expect(sha256(await readFile(join(dir.path, 'up.bin')))).toBe(sha256(a))
-  expect((await readdir(dir.path)).filter((f) => f.endsWith('.pending'))).toEqual([])
+it('a stage whose writer died never counts, and the next write starts over it', async () => {
+  const { path, before } = await setUp()
+  const dead = new FileStore({ directory: path, cacheSize: 0 })
+  await dead.write('up', 100, chunks(randomData(500)), { staged: true })
+  // "Crash": the writer is gone; a restarted process finds the stage.
+  const restarted = new FileStore({ directory: path })
+  expect((await restarted.get('up'))!.offset).toBe(100)
+  const next = randomData(50)
+  expect(await restarted.write('up', 100, chunks(next))).toBe(150)
+  expect((await restarted.get('up'))!.offset).toBe(150)
+  expect(sha256(await readFile(join(path, 'up.bin')))).toBe(sha256(Buffer.concat([before, next])))
+})
+
+it('never counts zeros: a data file shorter than its stage start is taken as it is', async () => {
+  const { path, store } = await setUp()
+  // A record saying a stage starts at 500 while the data file holds 100 bytes (it was cut, say).
+  const record = JSON.parse((await readFile(join(path, 'up.json'), 'utf8')).trim().split('\n').pop()!)
+  await appendFile(join(path, 'up.json'), `\n${JSON.stringify({ ...record, staged: 500 })}\n`)
+  expect((await store.get('up'))!.offset).toBe(100)
+  expect((await new FileStore({ directory: path }).get('up'))!.offset).toBe(100)
+  expect((await stat(join(path, 'up.bin'))).size).toBe(100)
+})
+
+it('a record line cut short by a crash leaves the upload as it was', async () => {
+  const { path, store } = await setUp()
+  await appendFile(join(path, 'up.json'), '\n{"id":"up","staged":1')
+  expect((await store.get('up'))!.offset).toBe(100)
+  expect((await new FileStore({ directory: path }).get('up'))!.offset).toBe(100)
 })

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FileStore, MemoryStore, type DataStore, type Upload } from 'tus-middleware'
 import { useCleanup } from '../helpers/cleanup.js'
+import { InstrumentedStore } from '../helpers/instrumented-store.js'
 import { createUpload, patchHead, rawClient, sleep } from '../helpers/raw.js'
 import { startServer, tempDir, type TestServer } from '../helpers/server.js'
 import { idOf, TUS } from '../helpers/tus.js'
@@ -17,7 +18,8 @@ afterEach(async () => {
 
 /** A part receives all its bytes in a chunked PATCH; a final is created; then the PATCH is refused. */
 async function refusedLastChunk(store: DataStore, extra: Record<string, string>, tail: string) {
-  server = await startServer({ store })
+  const instrumented = new InstrumentedStore(store)
+  server = await startServer({ store: instrumented })
   const completed: string[] = []
   server.uploads.on('completed', (u) => completed.push(u.id))
   const part = await createUpload(server.url, 10, { 'Upload-Concat': 'partial' })
@@ -26,8 +28,10 @@ async function refusedLastChunk(store: DataStore, extra: Record<string, string>,
   const headers = { Host: 'x', ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0', 'Transfer-Encoding': 'chunked', ...extra }
   await client.write(`PATCH ${partPath} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)
   await client.write(`a\r\n${'A'.repeat(10)}\r\n`)
-  // All of the part's bytes are stored (its request is still open) before the final is created.
-  await expect.poll(async () => (await store.get(idOf(part)))?.offset).toBe(10)
+  // All of the part's bytes reach the store (its request is still open) before the final is created; staged,
+  // they do not count yet.
+  await expect.poll(() => instrumented.written.get(idOf(part))).toBe(10)
+  expect((await store.get(idOf(part)))?.offset).toBe(0)
   const final = await fetch(server.url, { method: 'POST', headers: { ...TUS, 'Upload-Concat': `final;${partPath}` } })
   expect(final.status).toBe(201)
   await client.write(tail)

@@ -79,16 +79,23 @@ describe('concatenation after a restart (FileStore)', () => {
     const { store, dir } = await tempFileStore(defer)
     const first = await start(store)
     const a = randomData(5000)
+    const b = randomData(700)
     const urlA = await createUpload(first.url, { 'Upload-Length': a.length, 'Upload-Concat': 'partial' })
-    const final = await createFinal(first, [urlA, urlA])
+    const urlB = await createUpload(first.url, { 'Upload-Length': b.length, 'Upload-Concat': 'partial' })
+    expect((await patch(urlB, 0, b)).status).toBe(204)
+    const final = await createFinal(first, [urlA, urlB])
     await first.close()
 
+    // The process that completes the last part never saw the final: the store tells it which final waits.
     const second = await start(new FileStore({ directory: dir }))
+    const completed: string[] = []
+    second.uploads.on('completed', (u) => completed.push(u.id))
     const path = (u: string) => `${second.url}/${idOf(u)}`
     expect((await patch(path(urlA), 0, a)).status).toBe(204)
+    await expect.poll(() => completed).toEqual([idOf(final)])
     const h = await head(path(final))
-    expect(h.header('upload-offset')).toBe(String(2 * a.length))
-    expect(sha256((await send('GET', path(final))).body)).toBe(sha256(Buffer.concat([a, a])))
+    expect(h.header('upload-offset')).toBe(String(a.length + b.length))
+    expect(sha256((await send('GET', path(final))).body)).toBe(sha256(Buffer.concat([a, b])))
   })
 
   it('assembles correctly a final upload whose assembly was cut short by a crash', async () => {

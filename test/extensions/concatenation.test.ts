@@ -57,19 +57,19 @@ for (const [name, makeStore] of stores) {
       expect((await head(a)).header('upload-offset')).toBe('5')
     })
 
-    it('keeps the order, accepts absolute URLs and the same partial twice, and fires completed once', async () => {
+    it('keeps the order, accepts absolute and relative URLs, and fires completed once', async () => {
       await start()
       const parts = [randomData(70_000), randomData(1), randomData(130_000)]
       const urls = await Promise.all(parts.map((p) => partial(server, p)))
       const completed: string[] = []
       server.uploads.on('completed', (u) => completed.push(u.id))
-      const header = `final;${urls[2]} ${urls[0]} ${pathOf(urls[1])} ${urls[0]}`
+      const header = `final;${urls[2]} ${urls[0]} ${pathOf(urls[1])}`
       const res = await send('POST', server.url, {
         headers: { ...TUS, 'Upload-Concat': header, 'Upload-Metadata': 'filename YS5iaW4=' },
       })
       expect(res.status).toBe(201)
       const final = new URL(res.header('location'), server.url).href
-      const expected = Buffer.concat([parts[2], parts[0], parts[1], parts[0]])
+      const expected = Buffer.concat([parts[2], parts[0], parts[1]])
       expect(sha256(await download(final))).toBe(sha256(expected))
       const h = await head(final)
       expect(h.header('upload-concat')).toBe(header)
@@ -144,7 +144,7 @@ for (const [name, makeStore] of stores) {
       const mineId = mine.slice(mine.lastIndexOf('/') + 1)
       const theirsId = theirs.slice(theirs.lastIndexOf('/') + 1)
       expect(seen).toEqual([[mineId, 'concatenate'], [theirsId, 'concatenate']])
-      const allowed = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': `final;${mine} ${mine}`, 'X-User': 'me' } })
+      const allowed = await send('POST', server.url, { headers: { ...TUS, 'Upload-Concat': `final;${mine}`, 'X-User': 'me' } })
       expect(allowed.status).toBe(201)
     })
   })

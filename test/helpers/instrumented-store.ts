@@ -4,7 +4,7 @@
  */
 import type { DataStore, NewUpload, Upload, UploadChanges, ByteRange, WriteOptions } from 'tus-middleware'
 
-type Method = 'create' | 'get' | 'write' | 'truncate' | 'update' | 'remove' | 'read' | 'commit' | 'concatenate' | 'list'
+type Method = 'create' | 'get' | 'write' | 'commit' | 'discard' | 'finish' | 'update' | 'remove' | 'read' | 'concatenate' | 'link' | 'linked' | 'idle'
 
 export interface Fault {
   method: Method
@@ -72,9 +72,19 @@ export class InstrumentedStore implements DataStore {
     return this.inner.write(id, offset, counted(), options)
   }
 
-  async truncate(id: string, offset: number): Promise<void> {
-    this.check('truncate')
-    return this.inner.truncate(id, offset)
+  async commit(id: string, offset: number): Promise<number> {
+    this.check('commit')
+    return this.inner.commit(id, offset)
+  }
+
+  async discard(id: string, offset: number): Promise<void> {
+    this.check('discard')
+    return this.inner.discard(id, offset)
+  }
+
+  async finish(id: string): Promise<void> {
+    this.check('finish')
+    await this.inner.finish?.(id)
   }
 
   async update(id: string, changes: UploadChanges): Promise<Upload> {
@@ -92,18 +102,23 @@ export class InstrumentedStore implements DataStore {
     return this.inner.read!(id, range)
   }
 
-  async commit(id: string): Promise<void> {
-    this.check('commit')
-    return this.inner.commit!(id)
-  }
-
   async concatenate(id: string, parts: readonly string[]): Promise<Upload> {
     this.check('concatenate')
     return this.inner.concatenate!(id, parts)
   }
 
-  list(): AsyncIterable<Upload> {
-    this.check('list')
-    return this.inner.list!()
+  async link(partId: string, finalId: string): Promise<void> {
+    this.check('link')
+    return this.inner.link!(partId, finalId)
+  }
+
+  async linked(partId: string): Promise<string[]> {
+    this.check('linked')
+    return this.inner.linked!(partId)
+  }
+
+  idle(before: number): AsyncIterable<Upload> {
+    this.check('idle')
+    return this.inner.idle!(before)
   }
 }

@@ -57,15 +57,16 @@ describe('tus(options) validation', () => {
       create: base.create.bind(base),
       get: base.get.bind(base),
       write: base.write.bind(base),
-      truncate: base.truncate.bind(base),
+      commit: base.commit.bind(base),
+      discard: base.discard.bind(base),
       update: base.update.bind(base),
     }
     const uploads = tus({ store })
     const server = await startServer(uploads)
     try {
       const res = await fetch(`${server.url}`, { method: 'OPTIONS' })
-      // checksum is the middleware's own work; checksum-trailer needs read, concatenation its capability.
-      expect(res.headers.get('tus-extension')).toBe('creation,creation-with-upload,creation-defer-length,checksum')
+      // checksums are the middleware's own work (trailers included); concatenation needs its capability.
+      expect(res.headers.get('tus-extension')).toBe('creation,creation-with-upload,creation-defer-length,checksum,checksum-trailer')
       const created = await fetch(server.url, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1' } })
       const del = await fetch(created.headers.get('location')!, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' } })
       expect(del.status).toBe(405)

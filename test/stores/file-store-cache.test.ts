@@ -66,12 +66,14 @@ describe('FileStore record cache', () => {
     expect((await restarted.get('three'))!.updatedAt).toBe(mtime.toISOString())
   })
 
-  it('knows the offset after a truncate, and stats again after a write that failed part-way', async () => {
+  it('knows the offset after a discarded stage, and stats again after a write that failed part-way', async () => {
     const store = new FileStore({ directory: dir.path })
     await store.create(draft('cut'))
-    await store.write('cut', 0, body('abcdef'))
-    await store.truncate('cut', 2)
+    await store.write('cut', 0, body('ab'))
+    await store.write('cut', 2, body('cdef'), { staged: true })
+    await store.discard('cut', 2)
     expect((await store.get('cut'))!.offset).toBe(2)
+    expect((await stat(join(dir.path, 'cut.bin'))).size).toBe(2)
     async function* failing(): AsyncGenerator<Buffer> {
       yield Buffer.from('xyz')
       throw new Error('connection lost')

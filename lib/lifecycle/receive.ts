@@ -1,6 +1,10 @@
 /**
- * Receiving a body into an upload, for PATCH and for POST with creation-with-upload: limits, the store write,
- * rollback of a refused body, progress, and completion.
+ * Receiving a body into an upload, for PATCH and for POST with creation-with-upload: the one staged-write
+ * path. Bytes the request may still refuse are staged — a checksummed body (not verified yet), a body of
+ * unknown size (it may run past the length) — and then committed or discarded as a whole; any other body
+ * counts as it is stored, so a client that vanishes keeps every byte that reached the store.
+ * A body running past Upload-Length (or maxSize) is refused whole with 413, on every store: none of its bytes
+ * count, the upload is left as it was.
  */
 import createDebug from 'debug'
 import { BodyReader, type StopReason } from '../body.js'
@@ -8,9 +12,10 @@ import { emitLater, flushEvents, reply, replyError, type Context, type Headers }
 import { TusError } from '../errors.js'
 import { safeEmit } from '../events.js'
 import { snapshot, type Upload } from '../upload.js'
-import { withExpiry } from '../expiration.js'
-import { completeIfDone } from './complete.js'
-import { verifyChunk, type ChecksumPlan } from './verify.js'
+import { assertHeld } from './complete.js'
+import { checkBody, hasherOf, verifying, type ChecksumPlan } from './checksum-plan.js'
+import { withExpiry } from './expiry.js'
+import { advance } from './index.js'
 
 const debug = createDebug('tus-middleware:patch')
 
@@ -19,80 +24,96 @@ export interface Received {
   reason: StopReason
 }
 
+export interface Body {
+  /** Content-Length, when the request declared one. */
+  contentLength: number | undefined
+  checksum: ChecksumPlan
+}
+
 /** The most bytes this request may add: up to the length, or the max size while the length is deferred. */
 export async function byteLimit(ctx: Context, upload: Upload): Promise<number> {
   if (upload.length !== undefined) return upload.length - upload.offset
   return Math.max(0, (await ctx.options.maxSize(ctx.req)) - upload.offset)
 }
 
+const overLimit = (upload: Upload): TusError => new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
+
 /** Refuses up front a body whose declared size already runs past the limit: nothing is stored. */
 export function checkDeclaredSize(upload: Upload, contentLength: number | undefined, limit: number): void {
-  if (contentLength !== undefined && contentLength > limit) {
-    throw new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
-  }
+  if (contentLength !== undefined && contentLength > limit) throw overLimit(upload)
 }
 
 /**
- * Reads the body into the store, verifying its checksum if one was given. Called holding the upload's lock.
+ * Reads the body into the store and moves the upload along (completion). Called holding the upload's lock.
  * `storeLength`: the upload's length was declared by this request and is stored once the body is accepted
  * (spec: creation-defer-length), so a refused request leaves it undeclared.
  */
-export async function receive(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan, storeLength = false): Promise<Received> {
-  const { writing } = ctx.server
-  writing.add(upload.id)
-  let stored: { offset: number; reason: StopReason }
-  try {
-    stored = await storeBody(ctx, upload, limit, plan)
-  } finally {
-    writing.delete(upload.id)
-  }
-  const { offset, reason } = stored
+export async function receive(ctx: Context, upload: Upload, limit: number, body: Body, storeLength = false): Promise<Received> {
+  const { offset, reason } = await storeBody(ctx, upload, limit, body)
+  assertHeld(ctx)
   let current: Upload = { ...upload, offset }
   if (storeLength) current = { ...(await ctx.options.store.update(upload.id, { length: upload.length })), offset }
   if (offset !== upload.offset) {
     current = withExpiry(ctx.options, { ...current, updatedAt: new Date().toISOString() })
     emitLater(ctx, 'progress', current)
   }
-  current = await completeIfDone(ctx, current)
-  return { upload: current, reason }
+  return { upload: await advance(ctx, current), reason }
 }
 
-/** Writes the body, then keeps it only if it is accepted: within the limit, and verified when checksummed. */
-async function storeBody(ctx: Context, upload: Upload, limit: number, plan: ChecksumPlan): Promise<{ offset: number; reason: StopReason }> {
+/** Writes the body; resolves with the offset that stands afterwards and why the body ended. */
+async function storeBody(ctx: Context, upload: Upload, limit: number, body: Body): Promise<{ offset: number; reason: StopReason }> {
   const { store, progressInterval, bodyIdleTimeout } = ctx.options
+  const { id } = upload
   const start = upload.offset
+  // Without a Content-Length the body may run past the limit, and is then refused whole.
+  const staged = verifying(body.checksum) || body.contentLength === undefined
   // Live progress only for bytes that cannot be taken back: not for a creation (refused, it leaves nothing
-  // and no `created` event), nor for a body whose checksum is still to be checked.
-  const live = ctx.method !== 'POST' && plan.hash === undefined && !plan.trailerDeclared
+  // and no `created` event), nor for staged bytes.
+  const live = ctx.method !== 'POST' && !staged
   const reader = new BodyReader(ctx.req, {
     limit,
     idleTimeout: bodyIdleTimeout,
     progressInterval,
-    onChunk: plan.hash && ((chunk) => plan.hash!.update(chunk)),
+    onChunk: hasherOf(body.checksum),
     onProgress: live ? (bytes) => safeEmit(ctx.server.emitter, 'progress', snapshot({ ...upload, offset: start + bytes })) : undefined,
   })
   ctx.reader = reader
   // A newer request for this upload already asked for the lock: let it have it at once, with the offset as is.
   if (ctx.releaseRequested) reader.stop('released')
-  let offset: number
+  const lock = ctx.lock
+  if (lock?.signal?.aborted) reader.stop('lost')
+  let end: number
   try {
-    offset = await store.write(upload.id, start, reader, plan.provisional ? { provisional: true } : undefined)
+    end = await store.write(id, start, reader, { staged, signal: lock?.signal, fence: lock?.fence })
   } catch (err) {
     reader.stop('released')
-    // Unverified bytes never stay (spec: checksum).
-    if (plan.provisional) await store.truncate(upload.id, start).catch(() => {})
+    // A request that lost its lock touches nothing more: the upload may be another request's by now.
+    assertHeld(ctx)
+    if (staged) await store.discard(id, start).catch(() => {})
     throw err
   } finally {
     ctx.reader = undefined
   }
   const reason = reader.stopReason ?? 'end'
-  debug('%s: %d bytes at %d (%s)', upload.id, offset - start, start, reason)
+  debug('%s: %d bytes at %d (%s, %s)', id, end - start, start, reason, staged ? 'staged' : 'direct')
+  assertHeld(ctx)
   if (reason === 'overflow') {
-    // A refused request leaves the upload as it was.
-    await store.truncate(upload.id, start)
-    throw new TusError(upload.length !== undefined ? 'BODY_EXCEEDS_LENGTH' : 'MAX_SIZE_EXCEEDED')
+    if (staged) await store.discard(id, start)
+    throw overLimit(upload)
   }
-  return { offset: await verifyChunk(ctx, upload.id, plan, start, offset, reason), reason }
+  if (!staged) return { offset: end, reason }
+  let verdict
+  try {
+    verdict = checkBody(body.checksum, ctx.req, reason)
+  } catch (err) {
+    await store.discard(id, start)
+    throw err
+  }
+  if (verdict === 'unverifiable') {
+    await store.discard(id, start)
+    return { offset: start, reason }
+  }
+  return { offset: await store.commit(id, start), reason }
 }
 
 /**
