@@ -41,6 +41,7 @@ export const ERRORS = {
   BODY_ALREADY_READ: { status: 500, message: 'Request body was consumed before the upload middleware' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'Range not satisfiable' },
   TOO_MANY_UPLOADS: { status: 503, message: 'Too many uploads in progress; retry shortly' },
+  LOCKER_UNAVAILABLE: { status: 503, message: 'The lock service is unavailable; retry shortly' },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>
 
