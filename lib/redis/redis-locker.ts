@@ -188,7 +188,10 @@ export class RedisLocker implements Locker {
   private subscriber?: RedisClientLike
   private starting?: Promise<RedisClientLike>
   private subscribed?: Promise<void>
+  /** close() was called: no new locks. */
   private closed = false
+  /** close() has released what was held: no more commands. */
+  private disconnected = false
   /** Loads the `redis` module; replaceable in tests. */
   protected load: () => Promise<RedisModule> = () => loadRedis()
 
@@ -282,6 +285,7 @@ export class RedisLocker implements Locker {
     }
     this.entries.clear()
     await Promise.all(releases)
+    this.disconnected = true
     const subscriber = this.subscriber
     this.subscriber = undefined
     if (subscriber) await shut(subscriber)
@@ -568,7 +572,7 @@ export class RedisLocker implements Locker {
 
   /** The command client, ready; waits at most `timeout` ms for a (re)connection. */
   private async connected(timeout: number): Promise<RedisClientLike> {
-    if (this.closed) throw unavailable(new Error('RedisLocker is closed'))
+    if (this.disconnected) throw unavailable(new Error('RedisLocker is closed'))
     // A missing `redis` package is a setup error, not an outage: it is thrown as it is.
     const client = await (this.starting ??= this.start())
     if (client.isReady) return client
