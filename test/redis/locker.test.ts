@@ -4,10 +4,11 @@
  * fencing tokens.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TusError, type Lock } from 'tus-middleware'
 import { until } from '../helpers/raw.js'
-import { adminClient, Lockers, Proxy, redisReachable, removeKeys, uniquePrefix, type Admin } from './redis.js'
+import { adminClient, Lockers, Proxy, REDIS_URL, redisReachable, removeKeys, uniquePrefix, type Admin } from './redis.js'
 
 const reachable = await redisReachable()
 const prefix = uniquePrefix()
@@ -244,6 +245,24 @@ describe.skipIf(!reachable)('RedisLocker', () => {
     const again = await a.lock('fence', opts())
     expect(again.fence).toBeGreaterThan(fences.at(-1)!)
     await again.release()
+  })
+
+  it('works with a client the app made, which close() leaves open', async () => {
+    const client = createClient({ url: REDIS_URL, disableOfflineQueue: true })
+    client.on('error', () => {})
+    const a = lockers.make({ client }) // not connected yet: the locker connects it
+    const b = lockers.make()
+    await a.ready()
+    let asked = 0
+    let held!: Lock
+    held = await a.lock('own', opts(() => (asked++, void held.release())))
+    const lock = await b.lock('own', opts()) // takeover reached A through its duplicate of the client
+    expect(asked).toBe(1)
+    await lock.release()
+    await a.close()
+    expect(client.isReady).toBe(true)
+    expect(await client.ping()).toBe('PONG')
+    client.destroy()
   })
 
   it('ready() answers, and close() gives up held locks', async () => {

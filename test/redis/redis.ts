@@ -41,15 +41,15 @@ export async function redisReachable(): Promise<boolean> {
 /** A prefix no other run uses, e.g. `tus-test:3f9a0c…:`. */
 export const uniquePrefix = (): string => `tus-test:${randomBytes(6).toString('hex')}:`
 
-export type Admin = ReturnType<typeof createClient>
-
 /** A plain client for looking at keys from the outside. */
-export async function adminClient(url = REDIS_URL): Promise<Admin> {
+export async function adminClient(url = REDIS_URL) {
   const client = createClient({ url })
   client.on('error', () => {})
   await client.connect()
   return client
 }
+
+export type Admin = Awaited<ReturnType<typeof adminClient>>
 
 /** Deletes every key under `prefix`. */
 export async function removeKeys(admin: Admin, prefix: string): Promise<void> {
