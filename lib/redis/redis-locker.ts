@@ -261,6 +261,8 @@ export class RedisLocker implements Locker {
     } finally {
       clearTimeout(timer)
     }
+    // Subscribed once; after a reconnection, the subscription is back when the connection is ready again.
+    if (this.subscriber) await whenReady(this.subscriber, this.connectTimeout)
   }
 
   /**
@@ -577,22 +579,8 @@ export class RedisLocker implements Locker {
     const client = await (this.starting ??= this.start())
     if (client.isReady) return client
     if (!client.isOpen) client.connect().catch(swallow) // a client passed in unconnected, or one that gave up
-    return new Promise<RedisClientLike>((resolve, reject) => {
-      const onReady = () => {
-        cleanup()
-        resolve(client)
-      }
-      const timer = setTimeout(() => {
-        cleanup()
-        reject(unavailable(new Error(`no connection to Redis within ${timeout} ms`)))
-      }, timeout)
-      const cleanup = () => {
-        clearTimeout(timer)
-        ;(client.off ?? client.removeListener)?.call(client, 'ready', onReady)
-      }
-      client.on('ready', onReady)
-      if (client.isReady) onReady()
-    })
+    await whenReady(client, timeout)
+    return client
   }
 
   private async start(): Promise<RedisClientLike> {
@@ -632,6 +620,27 @@ export class RedisLocker implements Locker {
       this.onMessage(String(message), String(channel)),
     )
   }
+}
+
+/** Resolves when the client is ready (connected, subscriptions restored); LOCKER_UNAVAILABLE after `timeout` ms. */
+function whenReady(client: RedisClientLike, timeout: number): Promise<void> {
+  if (client.isReady) return Promise.resolve()
+  return new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      cleanup()
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(unavailable(new Error(`no connection to Redis within ${timeout} ms`)))
+    }, timeout)
+    const cleanup = () => {
+      clearTimeout(timer)
+      ;(client.off ?? client.removeListener)?.call(client, 'ready', onReady)
+    }
+    client.on('ready', onReady)
+    if (client.isReady) onReady()
+  })
 }
 
 /** Closes a client whatever its state or node-redis version. */

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { TusError } from 'tus-middleware'
+import { TusError, type Lock } from 'tus-middleware'
 import { RedisLocker } from '../../lib/redis/index.js'
 import { freePort, hasRedisServer, PrivateRedis } from './redis.js'
 
@@ -82,10 +82,11 @@ describe.skipIf(!hasRedisServer())('RedisLocker through a Redis outage (private 
     // Redis returns (empty: no persistence): the same locker serves again, without a restart.
     await redis.start()
     const back = Date.now()
-    let lock
+    let lock: Lock | undefined
+    let asked = 0
     while (!lock) {
       try {
-        lock = await locker.lock('held', opts())
+        lock = await locker.lock('held', { timeout: 10_000, onReleaseRequested: () => (asked++, void lock?.release()) })
       } catch (e) {
         expect((e as TusError).code).toBe('LOCKER_UNAVAILABLE')
         if (Date.now() - back > 5000) throw e
@@ -93,9 +94,16 @@ describe.skipIf(!hasRedisServer())('RedisLocker through a Redis outage (private 
       }
     }
     expect(Date.now() - back).toBeLessThan(3000)
-    await locker.ready()
     // The fencing token did not go back, although Redis lost every key.
     expect(lock.fence).toBeGreaterThan(before)
-    await lock.release()
+    // Pub/sub is back too: another instance that does not poll (for 5 s) takes the lock over at once.
+    await locker.ready()
+    const other = new RedisLocker({ url: redis.url, pollMs: 5000 })
+    cleanup.push(() => other.close())
+    await other.ready()
+    const start2 = Date.now()
+    await (await other.lock('held', opts())).release()
+    expect(asked).toBe(1)
+    expect(Date.now() - start2).toBeLessThan(1000)
   })
 })
