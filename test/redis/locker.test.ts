@@ -90,7 +90,7 @@ describe.skipIf(!reachable)('RedisLocker', () => {
       const released = Date.now()
       await first.release()
       const lock2 = await second
-      expect(Date.now() - released).toBeLessThan(200)
+      expect(Date.now() - released).toBeLessThan(1000) // far less than pollMs
       expect(order).toEqual(['asked first', 'asked first', 'asked second', 'second'])
       await lock2.release()
       await (await third).release()
@@ -118,7 +118,7 @@ describe.skipIf(!reachable)('RedisLocker', () => {
       const grantedAt = Date.now()
       expect(askedAt).toBeGreaterThan(0)
       expect(askedAt - start).toBeLessThan(1000)
-      expect(grantedAt - releasedAt).toBeLessThan(300)
+      expect(grantedAt - releasedAt).toBeLessThan(1000) // far less than B's pollMs
       expect(lock.fence).toBeGreaterThan(held.fence!)
       await lock.release()
     })
@@ -135,7 +135,7 @@ describe.skipIf(!reachable)('RedisLocker', () => {
       const releasedAt = Date.now()
       await held.release()
       const lock = await waiting
-      expect(Date.now() - releasedAt).toBeLessThan(500)
+      expect(Date.now() - releasedAt).toBeLessThan(2000) // polling, long before A's 10 s lease would end
       await lock.release()
     })
 
@@ -174,7 +174,7 @@ describe.skipIf(!reachable)('RedisLocker', () => {
       expect(err.code).toBe('UPLOAD_LOCKED')
       expect(err.status).toBe(423)
       expect(Date.now() - start).toBeGreaterThanOrEqual(290)
-      expect(Date.now() - start).toBeLessThan(1000)
+      expect(Date.now() - start).toBeLessThan(2000)
       await held.release()
     })
 
@@ -189,7 +189,7 @@ describe.skipIf(!reachable)('RedisLocker', () => {
       abort.abort()
       const err = await rejection(waiting)
       expect(err.code).toBe('UPLOAD_LOCKED')
-      expect(Date.now() - abortedAt).toBeLessThan(100)
+      expect(Date.now() - abortedAt).toBeLessThan(1000)
       const gone = await rejection(b.lock('abort', { ...opts(), signal: AbortSignal.abort() }))
       expect(gone.code).toBe('UPLOAD_LOCKED')
       await held.release()
