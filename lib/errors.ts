@@ -44,6 +44,7 @@ export const ERRORS = {
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'Range not satisfiable' },
   TOO_MANY_UPLOADS: { status: 503, message: 'Too many uploads in progress; retry shortly' },
   LOCK_LOST: { status: 503, message: 'The request lost its hold on the upload; ask for the offset and retry' },
+  LOCKER_UNAVAILABLE: { status: 503, message: 'The lock service is unavailable; retry shortly' },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>
 
