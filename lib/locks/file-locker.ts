@@ -9,7 +9,13 @@
  *   failed for longer than the lease, the Lock's `signal` aborts (the lock is lost).
  * - **Stale locks.** A lock file is stale when its holder ran on this machine (same host name and, on Linux, same
  *   PID namespace) and its process is gone, or when its mtime is older than leaseMs (a holder on another machine,
- *   or one that hangs). A waiter takes a stale lock over at once.
+ *   or one that hangs). A waiter takes a stale lock over at once. A pid reused by another process, or a killed
+ *   holder not yet reaped by its parent (a zombie), looks alive: then the lease decides, leaseMs later.
+ * - **Racing takeovers.** Two waiters may judge the same lock stale at once. Each moves the file aside with rename
+ *   (atomic) and removes it only if it is the very file it judged (inode, mtime and content); otherwise it puts
+ *   it back with link(), which fails rather than replace a newer lock. Residual window: while a fresh lock is
+ *   aside (a few milliseconds), a third waiter can create its own; both then hold it until the displaced holder's
+ *   next refresh (at most leaseMs/3) finds a foreign token and aborts its `signal`.
  * - **Same process.** Requests of one process queue in memory in front of the file, first come first served, and
  *   a release hands the lock (file and all) straight to the next one: no polling, no file I/O. Every new waiter
  *   asks the holder to let go (`onReleaseRequested`), as MemoryLocker does.
