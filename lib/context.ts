@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BodyReader } from './body.js'
 import { ERRORS, TusError } from './errors.js'
 import { safeEmit } from './events.js'
+import type { Metrics } from './metrics/metrics.js'
 import type { ResolvedOptions } from './options.js'
 import { TUS_VERSION } from './protocol/constants.js'
 import { snapshot, type Upload } from './upload.js'
@@ -22,6 +23,8 @@ export interface Server {
   readonly writing: Set<string>
   /** Requests receiving upload bytes right now (bounded by maxConcurrentUploads). */
   receiving: number
+  /** Prometheus metrics (option `metrics`), or undefined. */
+  readonly metrics?: Metrics
 }
 
 export interface Context {

@@ -47,6 +47,7 @@ export async function receive(ctx: Context, upload: Upload, limit: number, plan:
     writing.delete(upload.id)
   }
   const { offset, reason } = stored
+  ctx.server.metrics?.bytesKept(offset - upload.offset)
   let current: Upload = { ...upload, offset }
   if (storeLength) current = { ...(await ctx.options.store.update(upload.id, { length: upload.length })), offset }
   if (offset !== upload.offset) {
