@@ -7,7 +7,16 @@ export const SERVERS = (process.env.BENCH_SERVERS ?? 'bare,ours,tus-server,ours-
 export const MAIN_SERVERS = SERVERS.filter((s) => s !== 'ours-plain' && s !== 'express-bare')
 /** bare in Express shows what Express itself costs per request: measured where that dominates. */
 export const EXPRESS_BARE_WORKLOADS = ['small', 'head']
-export const LABELS = { 'express-bare': 'bare in Express', bare: 'bare node:http', ours: 'tus-middleware', 'tus-server': '@tus/server', 'ours-plain': 'ours, node:http' }
+/** --metrics: tus-middleware with Prometheus metrics on, measured beside `ours` where requests dominate. */
+export const METRICS_WORKLOADS = ['small', 'head']
+export const LABELS = {
+  'express-bare': 'bare in Express',
+  bare: 'bare node:http',
+  ours: 'tus-middleware',
+  'tus-server': '@tus/server',
+  'ours-plain': 'ours, node:http',
+  'ours-metrics': 'ours + metrics',
+}
 export const ALGORITHMS = ['sha1', 'sha256', 'crc32']
 
 export function config(quick) {

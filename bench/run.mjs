@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--rounds N] [--only big,chunks,small,head,huge,checksum] [--profile SERVER] [--dir PATH]
+// npm run bench [-- --quick] [--rounds N] [--only big,chunks,small,head,huge,checksum] [--metrics] [--profile SERVER] [--dir PATH]
 //
 // Runs each server in its own process and the client in another, all on loopback; interleaves the servers
 // (the order rotates every round) and reports medians and ratios. See bench/README.md for the method.
@@ -9,7 +9,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ALGORITHMS, config, LABELS, MAIN_SERVERS, SERVERS, size, EXPRESS_BARE_WORKLOADS } from './config.mjs'
+import { ALGORITHMS, config, LABELS, MAIN_SERVERS, METRICS_WORKLOADS, SERVERS, size, EXPRESS_BARE_WORKLOADS } from './config.mjs'
 import { renderTable } from './table.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'string' },
     dir: { type: 'string' },
+    metrics: { type: 'boolean', default: false },
   },
 })
 const cfg = config(args.quick)
@@ -131,11 +132,14 @@ console.log(`tus benchmark (${args.quick ? 'quick' : 'full'}), ${rounds} round(s
 for (let round = 0; round < rounds; round++) {
   console.log(`round ${round + 1}/${rounds}`)
   // Rotate the order each round so that drift in machine load falls on every server alike.
-  const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length])
+  // --metrics measures tus-middleware with metrics on among the others, for the workloads it concerns.
+  const servers = args.metrics ? [...SERVERS, 'ours-metrics'] : SERVERS
+  const order = servers.map((_, i) => servers[(i + round) % servers.length])
   for (const workload of ['big', 'chunks', 'small', 'head']) {
     if (!wanted(workload)) continue
     for (const server of order) {
       if (server === 'express-bare' && !EXPRESS_BARE_WORKLOADS.includes(workload)) continue
+      if (server === 'ours-metrics' && !METRICS_WORKLOADS.includes(workload)) continue
       record(workload, server, await measure(server, workload, cfg[workload]))
     }
   }
@@ -168,7 +172,13 @@ for (const [workload, byServer] of Object.entries(samples)) {
   for (const [server, rs] of Object.entries(byServer)) {
     medians[workload][server] = rs[0].skipped
       ? { skipped: rs[0].skipped }
-      : { rate: median(rs.map(rateOf)), rss: median(rs.map((r) => r.rss)), idle: median(rs.map((r) => r.idle)) }
+      : {
+          rate: median(rs.map(rateOf)),
+          rss: median(rs.map((r) => r.rss)),
+          idle: median(rs.map((r) => r.idle)),
+          // Server CPU per request-bound operation: steadier than rates on a machine shared with other jobs.
+          cpuPerOp: median(rs.map((r) => (r.ops ? r.cpu / r.ops : undefined))),
+        }
   }
 }
 const minutes = (Date.now() - started) / 60000

@@ -42,6 +42,25 @@ export function renderTable(m, cfg) {
     const goal = key === 'big' || key === 'huge' ? `≤ bare + 30${mark(d === undefined ? undefined : d <= 30)}` : ''
     out.push(`| ${label} | ${fmt(r.bare?.rss)} | ${fmt(r.ours?.rss)} | ${fmt(r['tus-server']?.rss)} | ${fmt(d)} | ${goal} |`)
   }
+  if (rows.some(([key]) => m[key]?.['ours-metrics'])) {
+    // --metrics: the same server with Prometheus metrics on, measured in the same rounds.
+    out.push('', '**Cost of the `metrics` option (tus-middleware, Prometheus metrics on vs off)**', '')
+    out.push(
+      '| workload | unit | metrics off | metrics on | on / off | target | server CPU µs/op, off | on | on / off |',
+      '|---|---|---:|---:|---:|---|---:|---:|---:|',
+    )
+    for (const [key, label, unit] of rows) {
+      const r = m[key] ?? {}
+      const on = r['ours-metrics']
+      if (!on) continue
+      const q = ratio(on.rate, r.ours?.rate)
+      const us = (x) => (x === undefined ? undefined : x * 1e6)
+      out.push(
+        `| ${label} | ${unit} | ${fmt(r.ours?.rate)} | ${fmt(on.rate)} | ${fmt(q, 3)} | ≥ 0.95${mark(q === undefined ? undefined : q >= 0.95)} ` +
+          `| ${fmt(us(r.ours?.cpuPerOp))} | ${fmt(us(on.cpuPerOp))} | ${fmt(ratio(on.cpuPerOp, r.ours?.cpuPerOp), 3)} |`,
+      )
+    }
+  }
   out.push('', `**Checksum cost on one ${size(cfg.checksum.size)} PATCH (tus-middleware)**`, '')
   out.push('| algorithm | MiB/s | vs no checksum | vs bare (one big PATCH) | peak RSS MB |', '|---|---:|---:|---:|---:|')
   const base = m['checksum-none']?.ours?.rate

@@ -8,6 +8,7 @@ import type { BodyReader } from './body.js'
 import type { Lock } from './locks/locker.js'
 import { ERRORS, TusError } from './errors.js'
 import { safeEmit } from './events.js'
+import type { Metrics } from './metrics/metrics.js'
 import type { ResolvedOptions } from './options.js'
 import { TUS_VERSION } from './protocol/constants.js'
 import { snapshot, type Upload } from './upload.js'
@@ -19,6 +20,8 @@ export interface Server {
   readonly extensions: string
   /** Requests receiving upload bytes right now (bounded by maxConcurrentUploads). */
   receiving: number
+  /** Prometheus metrics (option `metrics`), or undefined. */
+  readonly metrics?: Metrics
 }
 
 export interface Context {

@@ -1,5 +1,6 @@
 export { tus, type TusMiddleware, type NextFunction } from './middleware.js'
 export type { TusOptions, Action, CreateResult } from './options.js'
+export type { MetricsRegistry } from './metrics/metrics.js'
 export { TusError, ERRORS, type ErrorCode } from './errors.js'
 export type { TusEvents, TusEventName } from './events.js'
 export type { Upload, NewUpload, Concat } from './upload.js'

@@ -18,6 +18,8 @@ import { handlePatch } from './handlers/patch.js'
 import { handlePost } from './handlers/post.js'
 import { startSweeper } from './lifecycle/sweep.js'
 import { normalizeOptions, type ResolvedOptions, type TusOptions } from './options.js'
+import { createMetrics } from './metrics/metrics.js'
+import { checkReady } from './ready.js'
 import type { Upload } from './upload.js'
 import type { Extension } from './protocol/constants.js'
 import { isSupportedVersion } from './protocol/headers.js'
@@ -39,6 +41,11 @@ export interface TusMiddleware extends TusEmitter {
   cleanup(): Promise<Upload[]>
   /** Stops the background cleanup. The middleware keeps serving requests. */
   close(): void
+  /**
+   * Resolves when the store and the locker answer (the store's `ready()` if it has one, else a lookup of an
+   * upload that does not exist; the locker's `ready()` if it has one); rejects with the failure otherwise.
+   */
+  ready(): Promise<void>
 }
 
 /** Methods served on an upload URL, and on the collection URL. */
@@ -67,9 +74,12 @@ function advertisedExtensions(options: ResolvedOptions): string {
 }
 
 export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOptions<Req> = {}): TusMiddleware {
-  const options = normalizeOptions(input)
+  const resolved = normalizeOptions(input)
   const emitter = new EventEmitter()
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0 }
+  // With metrics on, the store and locker in `options` are wrapped to count; the host keeps its own objects.
+  const metrics = createMetrics(resolved, emitter, () => server.receiving)
+  const options = metrics ? metrics.instrument(resolved) : resolved
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics }
   const sweeper = startSweeper(server)
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
@@ -84,12 +94,14 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
     }
     const served = where.id === undefined ? COLLECTION_METHODS : UPLOAD_METHODS
     if (method !== '' && !served.has(method) && !MISPLACED.has(method)) return passOn(res, next)
+    metrics?.request(method, res)
     if (options.cors) applyCors(options.cors, req, res, isPreflight(req, method))
     const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [], after: [] }
     if (method !== '' && !served.has(method)) return misplaced(ctx, next)
     dispatch(ctx).catch((err) => fail(ctx, err, next))
   }
-  Object.defineProperty(tusMiddleware, 'store', { value: options.store, enumerable: true })
+  Object.defineProperty(tusMiddleware, 'store', { value: resolved.store, enumerable: true })
+  Object.defineProperty(tusMiddleware, 'ready', { value: () => checkReady(resolved.store, resolved.locker) })
   Object.defineProperty(tusMiddleware, 'cleanup', { value: sweeper.run })
   Object.defineProperty(tusMiddleware, 'close', { value: sweeper.stop })
   return mixinEmitter(tusMiddleware, emitter) as unknown as TusMiddleware

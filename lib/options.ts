@@ -11,6 +11,7 @@ import { assertStore, storeCan, type DataStore } from './stores/data-store.js'
 import { FileStore } from './stores/file-store.js'
 import type { Upload } from './upload.js'
 import { optionError } from './errors.js'
+import type { MetricsRegistry } from './metrics/metrics.js'
 
 /** What a request wants to do with an existing upload; 'concatenate': name it as a part of a final upload. */
 export type Action = 'head' | 'patch' | 'get' | 'delete' | 'concatenate'
@@ -77,6 +78,11 @@ export interface TusOptions<Req extends IncomingMessage = IncomingMessage> {
   methodOverride?: boolean
   /** Cross-origin access for browser clients, or false. Default: false (no CORS headers; same-origin only). */
   cors?: CorsOptions | false
+  /**
+   * A prom-client Registry to register the tus_* metrics on (README: Metrics). Needs the optional peer
+   * dependency prom-client. Default: no metrics.
+   */
+  metrics?: MetricsRegistry
   /** Awaited before an upload is created; may refuse (throw TusError) or choose its id and metadata. */
   onCreate?: (upload: Readonly<Upload>, req: Req) => void | CreateResult | Promise<void | CreateResult>
   /** Awaited on every request on an existing upload; refuse by throwing TusError. */
@@ -106,6 +112,7 @@ export interface ResolvedOptions {
   readonly maxConcatParts: number
   readonly methodOverride: boolean
   readonly cors: ResolvedCors | undefined
+  readonly metrics: MetricsRegistry | undefined
   readonly onCreate: TusOptions['onCreate']
   readonly authorize: TusOptions['authorize']
   readonly onComplete: TusOptions['onComplete']
@@ -114,7 +121,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'store', 'path', 'maxSize', 'maxMetadataSize', 'progressInterval', 'lockTimeout', 'bodyIdleTimeout', 'locker',
   'relativeLocation', 'onCreate', 'authorize', 'onComplete', 'expireAfter', 'expireCompleted', 'cleanupInterval',
-  'trustProxy', 'maxConcurrentUploads', 'maxConcatParts', 'methodOverride', 'cors',
+  'trustProxy', 'maxConcurrentUploads', 'maxConcatParts', 'methodOverride', 'cors', 'metrics',
 ])
 
 function bool(options: Record<string, unknown>, name: string): boolean {
@@ -175,6 +182,8 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
     fail('expireAfter', 'left out: the store lacks the expiration and termination capabilities it needs')
   }
   if (options.trustProxy !== undefined && typeof options.trustProxy !== 'boolean') fail('trustProxy', 'a boolean')
+  const metrics = options.metrics as MetricsRegistry | undefined
+  if (metrics !== undefined && typeof metrics?.registerMetric !== 'function') fail('metrics', 'a prom-client Registry')
 
   return Object.freeze({
     store,
@@ -195,6 +204,7 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
     maxConcatParts: count(options, 'maxConcatParts', 100, 1),
     methodOverride: options.methodOverride === undefined ? true : bool(options, 'methodOverride'),
     cors: normalizeCors(options.cors),
+    metrics,
     onCreate: fn<ResolvedOptions['onCreate']>(options, 'onCreate'),
     authorize: fn<ResolvedOptions['authorize']>(options, 'authorize'),
     onComplete: fn<ResolvedOptions['onComplete']>(options, 'onComplete'),

@@ -7,6 +7,9 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { FileStore, TusError, tus } from 'tus-middleware'
 
+/** prom-client is optional: without it the app runs as before, without /metrics. */
+const promClient = await import('prom-client').catch(() => undefined)
+
 /** Demo credentials: bearer token -> user. A real app would check a session or a JWT here. */
 export const USERS = { 'alice-token': 'alice', 'bob-token': 'bob' }
 
@@ -41,10 +44,14 @@ const safeName = (name) => (name ?? 'upload').replace(/[^\w.-]+/g, '_').replace(
 export function createApp({ directory = './uploads', maxSize = 10 * 1024 ** 3 } = {}) {
   const store = new FileStore({ directory: join(directory, 'incoming') })
   const library = createLibrary(directory)
+  // The app's own registry: the upload metrics (tus_*) and Node's defaults, served at /metrics.
+  const registry = promClient && new promClient.Registry()
+  if (registry) promClient.collectDefaultMetrics({ register: registry })
 
   const uploads = tus({
     store,
     maxSize,
+    metrics: registry,
     async onCreate(upload, req) {
       return { metadata: { ...upload.metadata, owner: req.user } }
     },
@@ -72,5 +79,21 @@ export function createApp({ directory = './uploads', maxSize = 10 * 1024 ** 3 } 
   const app = express()
   app.use('/files', requireLogin, uploads)
   app.get('/api/uploads', requireLogin, async (req, res) => res.json(await library.list(req.user)))
-  return { app, uploads, store, library }
+  // For Prometheus and for a load balancer's or Kubernetes' readiness probe. Without login here; in production,
+  // serve them on an internal port or keep them from the public.
+  if (registry) {
+    app.get('/metrics', async (_req, res) => {
+      res.set('Content-Type', registry.contentType)
+      res.end(await registry.metrics())
+    })
+  }
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await uploads.ready()
+      res.json({ status: 'ready' })
+    } catch {
+      res.status(503).json({ status: 'unavailable' })
+    }
+  })
+  return { app, uploads, store, library, registry }
 }

@@ -13,6 +13,7 @@ const server = app.listen(port, '127.0.0.1', () => {
   console.log(`  browser:  ${url}/  (Uppy Dashboard, signed in as alice)`)
   console.log(`  uploads:  ${url}/files  (send "Authorization: Bearer alice-token")`)
   console.log(`  finished: ${url}/api/uploads`)
+  console.log(`  health:   ${url}/healthz, metrics: ${url}/metrics (with prom-client installed)`)
   console.log(`  storage:  ${directory}`)
 })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)))

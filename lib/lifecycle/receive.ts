@@ -51,6 +51,7 @@ export function checkDeclaredSize(upload: Upload, contentLength: number | undefi
 export async function receive(ctx: Context, upload: Upload, limit: number, body: Body, storeLength = false): Promise<Received> {
   const { offset, reason } = await storeBody(ctx, upload, limit, body)
   assertHeld(ctx)
+  ctx.server.metrics?.bytesKept(offset - upload.offset)
   let current: Upload = { ...upload, offset }
   if (storeLength) current = { ...(await ctx.options.store.update(upload.id, { length: upload.length })), offset }
   if (offset !== upload.offset) {
