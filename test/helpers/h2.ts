@@ -47,8 +47,8 @@ export async function selfSigned(): Promise<{ key: Buffer; cert: Buffer }> {
 /** Serves `handler` over h2c (`tls: false`) or over TLS with allowHTTP1. */
 export async function serveH2(handler: H2Handler, tls: boolean): Promise<H2Served> {
   const server = tls
-    ? http2.createSecureServer({ ...(await selfSigned()), allowHTTP1: true }, handler as never)
-    : http2.createServer(handler as never)
+    ? http2.createSecureServer({ ...(await selfSigned()), allowHTTP1: true }, handler)
+    : http2.createServer(handler)
   const sessions = new Set<http2.ServerHttp2Session>()
   server.on('session', (session) => {
     sessions.add(session)
