@@ -188,9 +188,15 @@ export class BodyReader implements AsyncIterable<Buffer> {
   }
 }
 
-/** Whether the request says it carries a body: a non-zero Content-Length, or a chunked one. */
+/**
+ * Whether the request says it carries a body: a non-zero Content-Length, or a chunked one. HTTP/2 frames a
+ * body without either (RFC 9113, 8.1): there, a request without Content-Length has one unless its HEADERS
+ * frame ended the stream.
+ */
 export function declaresBody(req: IncomingMessage, contentLength: number | undefined): boolean {
-  return (contentLength ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined
+  if ((contentLength ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) return true
+  if (req.httpVersionMajor < 2 || contentLength !== undefined) return false
+  return (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false
 }
 
 /**

@@ -5,6 +5,7 @@
 import createDebug from 'debug'
 import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { declaresBody } from './body.js'
 import { applyCors, isPreflight } from './cors.js'
 import { replyError, type Context, type Server } from './context.js'
@@ -32,6 +33,8 @@ export type NextFunction = (err?: unknown) => void
 
 export interface TusMiddleware extends TusEmitter {
   (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void
+  /** node:http2's compatibility API (http2.createServer / createSecureServer request handlers). */
+  (req: Http2ServerRequest, res: Http2ServerResponse, next?: NextFunction): void
   /** The resolved store, for the host's own use (listing, reading). */
   readonly store: DataStore
   /**
