@@ -43,8 +43,11 @@ export interface Context {
   lock?: Lock
   /** Events held back until the response has been written. */
   readonly events: Array<() => void>
-  /** Work that follows from this request but must not hold up its response (assembling a final upload). */
-  readonly after: Array<() => Promise<unknown>>
+  /**
+   * Work that follows from this request but must not hold up its response (assembling a final upload). Each
+   * task runs after the response, on a context of its own: it holds its own locks and sends its own events.
+   */
+  readonly after: Array<(ctx: Context) => Promise<unknown>>
 }
 
 const debug = createDebug('tus-middleware')
@@ -99,7 +102,8 @@ export function flushEvents(ctx: Context): void {
   const events = ctx.events.splice(0)
   for (const emit of events) emit()
   for (const task of ctx.after.splice(0)) {
-    task().catch((err) => debug('background work after a request failed: %s', (err as Error)?.message ?? err))
+    const detached: Context = { ...ctx, lock: undefined, reader: undefined, events: [], after: [] }
+    task(detached).catch((err) => debug('background work after a request failed: %s', (err as Error)?.message ?? err))
   }
 }
 

@@ -39,7 +39,7 @@ export async function loadUpload(ctx: Context, id: string, action: Action, optio
   const upload = await ctx.options.store.get(id)
   if (!upload) throw new TusError('NOT_FOUND')
   if (options.authorize !== false && ctx.options.authorize) await ctx.options.authorize(snapshot(upload), ctx.req, action)
-  if (await isExpired(ctx.server, upload)) await refuseExpired(ctx.server, upload, options.removeExpired !== false)
+  if (ctx.options.expireAfter !== undefined && (await isExpired(ctx.server, upload))) await refuseExpired(ctx.server, upload, options.removeExpired !== false)
   return ctx.options.expireAfter === undefined ? upload : withExpiry(ctx.options, upload)
 }
 

@@ -19,7 +19,7 @@ export async function advance(ctx: Context, upload: Upload, options: SettleOptio
   if (upload.concat?.type === 'final') return settleFinal(ctx, upload, options)
   const done = await completeIfDone(ctx, upload)
   if (done.concat?.type === 'partial' && upload.completedAt === undefined && done.completedAt !== undefined) {
-    ctx.after.push(() => settleLinked(ctx, done.id))
+    ctx.after.push((detached) => settleLinked(detached, done.id))
   }
   return done
 }

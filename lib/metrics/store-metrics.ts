@@ -8,7 +8,12 @@ import type { DataStore } from '../stores/data-store.js'
 import type { PromCounter } from './load-prom-client.js'
 
 /** The label values: DataStore's methods, a fixed set. */
-const OPERATIONS = new Set(['create', 'get', 'write', 'truncate', 'commit', 'update', 'remove', 'read', 'concatenate', 'list'])
+const OPERATIONS = new Set([
+  'create', 'get', 'write', 'commit', 'discard', 'finish', 'update', 'remove', 'read', 'concatenate', 'link', 'linked', 'idle',
+  'list',
+])
+/** The methods that return an async iterable rather than a promise. */
+const ITERATING = new Set(['idle', 'list'])
 
 export function countStoreErrors(store: DataStore, errors: PromCounter): DataStore {
   const failed = (operation: string, err: unknown): never => {
@@ -17,10 +22,10 @@ export function countStoreErrors(store: DataStore, errors: PromCounter): DataSto
   }
   const wrappers = new Map<string | symbol, { original: Function; wrapper: Function }>()
   const wrap = (operation: string, original: Function): Function => {
-    if (operation === 'list') {
+    if (ITERATING.has(operation)) {
       return (...args: unknown[]) => {
         try {
-          return countIteration(original.apply(store, args), (err) => failed('list', err))
+          return countIteration(original.apply(store, args), (err) => failed(operation, err))
         } catch (err) {
           return failed(operation, err)
         }
