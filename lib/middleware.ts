@@ -54,14 +54,24 @@ export interface TusMiddleware extends TusEmitter {
 /** Methods served on an upload URL, and on the collection URL. */
 const UPLOAD_METHODS = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS'])
 const COLLECTION_METHODS = new Set(['POST', 'OPTIONS'])
+const COLLECTION_ALLOW = 'POST, OPTIONS'
 /** Methods a client may ask for with X-HTTP-Method-Override (spec: core, X-HTTP-Method-Override). */
 const OVERRIDABLE = new Set([...UPLOAD_METHODS, ...COLLECTION_METHODS])
+
+/** The methods an upload URL serves with this store: DELETE and GET only with the capabilities behind them. */
+function uploadMethods(store: DataStore): Set<string> {
+  const methods = new Set(['HEAD', 'PATCH', 'OPTIONS'])
+  if (storeCan(store, 'termination')) methods.add('DELETE')
+  if (storeCan(store, 'read')) methods.add('GET')
+  return methods
+}
+
 /**
- * tus methods sent to the wrong kind of URL: answered 405 with Allow, as tus requests. A GET of the
- * collection URL is left to the app (a listing of its own, say).
+ * A tus method this URL does not serve (PATCH on the collection, POST on an upload, DELETE without
+ * termination): answered 405 with Allow, as a tus request. A GET of the collection URL is left to the app (a
+ * listing of its own, say).
  */
-const MISPLACED = new Set(['HEAD', 'PATCH', 'DELETE', 'POST'])
-const ALLOW = { collection: 'POST, OPTIONS', upload: 'HEAD, PATCH, DELETE, GET, OPTIONS' }
+const isMisplaced = (method: string, collection: boolean): boolean => OVERRIDABLE.has(method) && !(collection && method === 'GET')
 
 /** Exactly the extensions this configuration serves (spec: core, Tus-Extension). */
 function advertisedExtensions(options: ResolvedOptions): string {
@@ -84,6 +94,8 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
   const options = metrics ? metrics.instrument(resolved) : resolved
   const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics }
   const sweeper = startSweeper(server)
+  const uploadServed = uploadMethods(options.store)
+  const uploadAllow = [...uploadServed].join(', ')
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
     const where = route(req, options.path)
@@ -95,12 +107,13 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
       const wanted = (Array.isArray(override) ? '' : override).trim().toUpperCase()
       method = OVERRIDABLE.has(wanted) ? wanted : ''
     }
-    const served = where.id === undefined ? COLLECTION_METHODS : UPLOAD_METHODS
-    if (method !== '' && !served.has(method) && !MISPLACED.has(method)) return passOn(res, next)
+    const collection = where.id === undefined
+    const served = collection ? COLLECTION_METHODS : uploadServed
+    if (method !== '' && !served.has(method) && !isMisplaced(method, collection)) return passOn(res, next)
     metrics?.request(method, res)
     if (options.cors) applyCors(options.cors, req, res, isPreflight(req, method))
     const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [], after: [] }
-    if (method !== '' && !served.has(method)) return misplaced(ctx, next)
+    if (method !== '' && !served.has(method)) return misplaced(ctx, collection ? COLLECTION_ALLOW : uploadAllow, next)
     dispatch(ctx).catch((err) => fail(ctx, err, next))
   }
   Object.defineProperty(tusMiddleware, 'store', { value: resolved.store, enumerable: true })
@@ -124,10 +137,8 @@ async function dispatch(ctx: Context): Promise<void> {
     case 'PATCH':
       return handlePatch(ctx, id)
     case 'DELETE':
-      if (!storeCan(ctx.options.store, 'termination')) throw new TusError('METHOD_NOT_ALLOWED')
       return handleDelete(ctx, id)
     case 'GET':
-      if (!storeCan(ctx.options.store, 'read')) throw new TusError('METHOD_NOT_ALLOWED')
       return handleGet(ctx, id)
   }
 }
@@ -155,8 +166,7 @@ function fail(ctx: Context, err: unknown, next: NextFunction | undefined): void 
 }
 
 /** A tus method on the wrong kind of URL: 405 with the methods that URL serves. */
-function misplaced(ctx: Context, next: NextFunction | undefined): void {
-  const allow = ctx.id === undefined ? ALLOW.collection : ALLOW.upload
+function misplaced(ctx: Context, allow: string, next: NextFunction | undefined): void {
   const headers = { Allow: allow, ...(hasUnreadBody(ctx.req) ? { Connection: 'close' } : {}) }
   try {
     replyError(ctx, new TusError('METHOD_NOT_ALLOWED'), headers)

@@ -46,11 +46,17 @@ export function startSweeper(server: Server): Sweeper {
   }
 }
 
+/**
+ * How long a sweep waits for its turn. Long enough for a locker that takes a few round trips to grant a free
+ * lock (files, a remote Redis); short, since a sweep that is already running makes this one unnecessary.
+ */
+const TURN_WAIT_MS = 1000
+
 async function sweepOnce(server: Server): Promise<Upload[]> {
-  const { locker } = server.options
+  const { locker, lockTimeout } = server.options
   let turn: Lock
   try {
-    turn = await locker.lock(SWEEP_LOCK, { timeout: 1, onReleaseRequested: noop })
+    turn = await locker.lock(SWEEP_LOCK, { timeout: Math.min(lockTimeout, TURN_WAIT_MS), onReleaseRequested: noop })
   } catch {
     debug('another sweep is running: skipped')
     return []

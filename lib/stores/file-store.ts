@@ -71,6 +71,15 @@ const isoDate = (ms: number): string => new Date(Math.round(ms)).toISOString()
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT'
 
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    (err) => {
+      if (isMissing(err)) return false
+      throw err
+    },
+  )
+
 /** An upload as found on disk: its record, the record file's line count, and the data file's size and mtime. */
 interface Found {
   record: StoredRecord
@@ -203,7 +212,7 @@ export class FileStore implements DataStore {
   }
 
   async concatenate(id: string, parts: readonly string[]): Promise<Upload> {
-    const tmp = join(this.directory, `.${id}.concat.tmp`)
+    const tmp = this.concatTemp(id)
     const out = await open(tmp, 'w', 0o600)
     try {
       for (const part of parts) {
@@ -244,8 +253,14 @@ export class FileStore implements DataStore {
     if (!isValidId(finalId)) throw new TusError('INVALID_ID')
     // One short line appended: whole, or cut short by a crash (then not a valid id, or not one whose parts
     // name this upload: callers check the final's own record).
-    await appendFile(this.path(partId, 'links'), `${finalId}\n`, { mode: 0o600, flag: 'a' })
-    if (this.syncWrites) await this.syncFile(this.path(partId, 'links'))
+    const path = this.path(partId, 'links')
+    await appendFile(path, `${finalId}\n`, { mode: 0o600, flag: 'a' })
+    // The part was removed meanwhile: its links go with it.
+    if (!(await exists(this.path(partId, 'json')))) {
+      await unlink(path).catch(() => {})
+      return
+    }
+    if (this.syncWrites) await this.syncFile(path)
   }
 
   async linked(partId: string): Promise<string[]> {
@@ -281,8 +296,9 @@ export class FileStore implements DataStore {
       // Again: a read that raced the unlink may have cached the record meanwhile.
       this.cache.delete(id)
     }
-    for (const ext of ['bin', 'links'] as const) {
-      await unlink(this.path(id, ext)).catch((err) => {
+    // The assembly temp file too: a crash during a concatenation leaves one behind.
+    for (const path of [this.path(id, 'bin'), this.path(id, 'links'), this.concatTemp(id)]) {
+      await unlink(path).catch((err) => {
         if (!isMissing(err)) throw err
       })
     }
@@ -400,6 +416,12 @@ export class FileStore implements DataStore {
       const upload = await this.get(id)
       if (upload) yield upload
     }
+  }
+
+  /** Where a final upload is assembled before it is renamed over its data file. */
+  private concatTemp(id: string): string {
+    if (!isValidId(id)) throw new TusError('INVALID_ID')
+    return join(this.directory, `.${id}.concat.tmp`)
   }
 
   /** The file for an id; refuses anything that could leave the directory. */

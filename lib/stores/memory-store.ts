@@ -45,13 +45,14 @@ export class MemoryStore implements DataStore {
       // Copy: the socket may reuse the chunk's memory.
       const copy = Buffer.from(chunk)
       end += copy.length
+      // Staged bytes are activity too: an upload receiving them is not idle.
+      entry.upload.updatedAt = new Date().toISOString()
       if (stage) {
         stage.chunks.push(copy)
         continue
       }
       entry.chunks.push(copy)
       entry.upload.offset = end
-      entry.upload.updatedAt = new Date().toISOString()
     }
     return end
   }
@@ -59,7 +60,9 @@ export class MemoryStore implements DataStore {
   async commit(id: string, offset: number): Promise<number> {
     const entry = this.must(id)
     const { stage } = entry
-    if (stage && stage.offset === offset && entry.upload.offset === offset) {
+    // Only the stage that starts there; any other is left as it is.
+    if (stage?.offset !== offset) return entry.upload.offset
+    if (entry.upload.offset === offset) {
       entry.chunks.push(...stage.chunks)
       entry.upload.offset += stage.chunks.reduce((sum, c) => sum + c.length, 0)
       entry.upload.updatedAt = new Date().toISOString()
