@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { startChildServer, type ChildServer } from '../helpers/child-server.js'
-import { acknowledge, CutCounter, header, send, verifyUpload, type Reply, type Tracked } from '../helpers/crash-client.js'
+import { acknowledge, CutCounter, header, send, verifyUpload, type SendOptions, type Tracked } from '../helpers/crash-client.js'
 import { sleep } from '../helpers/raw.js'
 import { tempDir } from '../helpers/server.js'
 
@@ -36,7 +36,7 @@ const split = (data: Buffer, n = 4): Buffer[] => {
   return pieces
 }
 
-function pickKind(remaining: number): Exclude<Kind, 'create'> {
+function pickKind(remaining: number): Exclude<Kind, 'create' | 'head'> {
   const r = Math.random()
   if (r < 0.08 || (remaining <= CHUNK && r < 0.25)) return 'past-length'
   if (r < 0.35) return 'sha1'
@@ -62,36 +62,33 @@ async function start(): Promise<ChildServer> {
   return child
 }
 
-/** One PATCH of the given kind at `offset`; checks what a refused one leaves, returns the new offset. */
-async function patchOnce(origin: string, upload: Tracked, offset: number, kind: Exclude<Kind, 'create'>): Promise<number> {
-  const url = `${origin}${upload.path}`
-  const chunk = upload.data.subarray(offset, offset + CHUNK)
+/** The PATCH of one kind for `chunk` at `offset`. */
+function patchRequest(upload: Tracked, offset: number, chunk: Buffer, kind: Exclude<Kind, 'create' | 'head'>): SendOptions {
   const headers: Record<string, string | number> = { ...OCTET, 'Upload-Offset': offset }
-  let res: Reply
-  counter.started(kind)
   switch (kind) {
     case 'plain':
-      res = await send(url, { method: 'PATCH', headers: { ...headers, 'Content-Length': chunk.length }, pieces: [chunk] })
-      break
+      return { method: 'PATCH', headers: { ...headers, 'Content-Length': chunk.length }, pieces: [chunk] }
     case 'sha1':
     case 'sha1-wrong': {
       const checksum = `sha1 ${kind === 'sha1' ? sha1(chunk) : WRONG_SHA1}`
-      res = await send(url, { method: 'PATCH', headers: { ...headers, 'Content-Length': chunk.length, 'Upload-Checksum': checksum }, pieces: [chunk] })
-      break
+      return { method: 'PATCH', headers: { ...headers, 'Content-Length': chunk.length, 'Upload-Checksum': checksum }, pieces: [chunk] }
     }
     case 'chunked':
-      res = await send(url, { method: 'PATCH', headers, pieces: split(chunk) })
-      break
+      return { method: 'PATCH', headers, pieces: split(chunk) }
     case 'trailer':
-      res = await send(url, { method: 'PATCH', headers: { ...headers, Trailer: 'Upload-Checksum' }, pieces: split(chunk), trailers: { 'Upload-Checksum': `sha1 ${sha1(chunk)}` } })
-      break
-    case 'past-length': {
+      return { method: 'PATCH', headers: { ...headers, Trailer: 'Upload-Checksum' }, pieces: split(chunk), trailers: { 'Upload-Checksum': `sha1 ${sha1(chunk)}` } }
+    case 'past-length':
       // The rest of the upload and then some, chunked: refused whole.
-      const body = Buffer.concat([upload.data.subarray(offset), randomData(1000)])
-      res = await send(url, { method: 'PATCH', headers, pieces: split(body) })
-      break
-    }
+      return { method: 'PATCH', headers, pieces: split(Buffer.concat([upload.data.subarray(offset), randomData(1000)])) }
   }
+}
+
+/** One PATCH of the given kind at `offset`; checks what a refused one leaves, returns the new offset. */
+async function patchOnce(origin: string, upload: Tracked, offset: number, kind: Exclude<Kind, 'create' | 'head'>): Promise<number> {
+  const url = `${origin}${upload.path}`
+  const chunk = upload.data.subarray(offset, offset + CHUNK)
+  counter.started(kind)
+  const res = await send(url, patchRequest(upload, offset, chunk, kind))
   if (kind === 'sha1-wrong' || kind === 'past-length') {
     expect(res.status, `${kind} PATCH`).toBe(kind === 'sha1-wrong' ? 460 : 413)
     // Nothing of a refused body counts.
@@ -107,7 +104,7 @@ async function patchOnce(origin: string, upload: Tracked, offset: number, kind: 
 }
 
 /** Drives one upload as far as it gets; a killed server ends it (counted), the next round resumes from HEAD. */
-async function drive(origin: string, upload: Tracked, kinds: (remaining: number) => Exclude<Kind, 'create'> = pickKind): Promise<void> {
+async function drive(origin: string, upload: Tracked, kinds: (remaining: number) => Exclude<Kind, 'create' | 'head'> = pickKind): Promise<void> {
   let kind: Kind = 'create'
   try {
     if (!upload.path) {
