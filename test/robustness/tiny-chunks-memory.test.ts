@@ -91,7 +91,7 @@ function sendRaw(origin: string, path: string, headers: Record<string, string>, 
 }
 
 async function peak(origin: string): Promise<{ growth: number; baseline: number; peak: number }> {
-  return (await fetch(`${origin}/peak`)).json()
+  return (await (await fetch(`${origin}/peak`)).json()) as { growth: number; baseline: number; peak: number }
 }
 
 it('a million 1-byte chunks cost the tus server no more memory than node:http draining them', { timeout: 120_000 }, async () => {
