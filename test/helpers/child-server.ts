@@ -8,25 +8,38 @@ export interface ChildServer {
   url: string
   origin: string
   process: ChildProcess
+  /** Everything the child printed on stdout so far. */
+  output(): string
   kill(): Promise<void>
 }
 
-export function startChildServer(directory: string, port = 0): Promise<ChildServer> {
+/**
+ * Starts the fixture on `directory`. `env` adds to the environment (see file-server.mjs: EXPIRE_AFTER_MS,
+ * CLEANUP_INTERVAL_MS, LOG_EXPIRED).
+ */
+export function startChildServer(directory: string, port = 0, env: Record<string, string> = {}): Promise<ChildServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, directory, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [script, directory, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    })
     let out = ''
+    let resolved = false
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)))
     child.stdout!.on('data', (d) => {
       out += d
+      if (resolved) return
       const match = /listening (\d+)/.exec(out)
       if (!match) return
+      resolved = true
       child.removeAllListeners('exit')
       const origin = `http://127.0.0.1:${match[1]}`
       resolve({
         url: `${origin}/files`,
         origin,
         process: child,
+        output: () => out,
         kill: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done()
