@@ -178,17 +178,18 @@ interface CallOptions {
   /** Sent chunked, in these pieces, then these trailers. */
   chunks?: Buffer[]
   trailers?: Record<string, string>
+  /** Sent with a Content-Length, in these pieces, `gapMs` apart (a slow client); stops once answered. */
+  paced?: { pieces: Buffer[]; gapMs: number }
 }
 
 /** Every 5xx the client saw, and the requests that failed outright. */
 const clientErrors: string[] = []
-/** 503s allowed: LOCK_LOST for the racing PATCHes only. */
-const allowed503 = new Set<Promise<Res>>()
 
 function call(origin: string, method: string, path: string, options: CallOptions = {}): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const headers: Record<string, string | number> = { ...TUS, ...options.headers }
     if (options.body) headers['Content-Length'] = options.body.length
+    if (options.paced) headers['Content-Length'] = options.paced.pieces.reduce((n, p) => n + p.length, 0)
     if (options.chunks && options.trailers) headers.Trailer = Object.keys(options.trailers).join(', ')
     let answered = false
     const req = request(`${origin}${path}`, { method, headers, agent: false }, (res) => {
@@ -198,6 +199,8 @@ function call(origin: string, method: string, path: string, options: CallOptions
       res.on('end', () => {
         const status = res.statusCode!
         if (status >= 500) clientErrors.push(`${method} ${path} on ${origin}: ${status} ${Buffer.concat(parts)}`)
+        // A paced body the server answered before its end: the rest is not sent.
+        if (!req.writableFinished) req.destroy()
         resolve({
           status,
           headers: res.headers,
@@ -216,7 +219,17 @@ function call(origin: string, method: string, path: string, options: CallOptions
       clientErrors.push(`${method} ${path} on ${origin}: ${err.message}`)
       reject(err)
     })
-    if (options.chunks) {
+    if (options.paced) {
+      const { pieces, gapMs } = options.paced
+      void (async () => {
+        for (const piece of pieces) {
+          if (answered || req.destroyed) return
+          req.write(piece)
+          await sleep(gapMs)
+        }
+        if (!answered && !req.destroyed) req.end()
+      })()
+    } else if (options.chunks) {
       for (const chunk of options.chunks) req.write(chunk)
       if (options.trailers) req.addTrailers(options.trailers)
       req.end()
@@ -314,7 +327,7 @@ it('two processes on one directory behind a round-robin proxy serve interleaved 
   // --- idle: a few bytes, then nothing. They expire; started first so the rest runs while they age.
   const idle = async (kind: 'plain' | 'deferred' | 'partial'): Promise<void> => {
     const upload = add('idle', randomData(rand(50_000, 200_000)), false, 'expired')
-    const headers =
+    const headers: Record<string, string | number> =
       kind === 'deferred'
         ? { 'Upload-Defer-Length': 1 }
         : { 'Upload-Length': upload.data.length, ...(kind === 'partial' ? { 'Upload-Concat': 'partial' } : {}) }
@@ -448,25 +461,35 @@ it('two processes on one directory behind a round-robin proxy serve interleaved 
   }
 
   /**
-   * Two clients PATCH the same offset of one upload at once, with different bytes: whatever is stored is one
-   * body's prefix, never a mix; one answer is 204, the other 204 (it went first and got 0 bytes in), 409,
-   * 423 or 503 LOCK_LOST. The winner's bytes are then finished.
+   * Two clients PATCH the same offset of one upload at once, with different bytes, each through the proxy (so on
+   * different processes). `paced`: slow clients, so the one holding the lock is still receiving when the other
+   * asks for it, and lets go. Whatever is stored is one body's prefix, never a mix; one answer is 204, the
+   * other 204 (it went first and was cut before its first byte), 409, 423 or 503 LOCK_LOST. The stored
+   * body's owner then finishes the upload.
    */
-  const raceStatuses: number[] = []
-  const race = async (): Promise<void> => {
-    const length = 1_500_000
+  const raceResults: string[] = []
+  const racePaths = new Set<string>()
+  const race = async (paced: boolean): Promise<void> => {
+    const length = paced ? 400_000 : 64_000
     const upload = add('race', Buffer.alloc(0), true)
     const bodies = [randomData(length), randomData(length)]
     const path = await create(upload, { 'Upload-Length': length })
-    const requests = bodies.map((body) => call(P, 'PATCH', path, { headers: { ...OCTET, 'Upload-Offset': 0 }, body }))
-    for (const r of requests) allowed503.add(r)
-    const answers = await Promise.all(requests)
-    raceStatuses.push(...answers.map((a) => a.status))
+    const headers = { ...OCTET, 'Upload-Offset': 0 }
+    const answers = await Promise.all(
+      bodies.map((body) =>
+        call(P, 'PATCH', path, paced ? { headers, paced: { pieces: pieces(body, 16_000, 16_000), gapMs: 15 } } : { headers, body }),
+      ),
+    )
+    // A process that refuses a body it has not read closes the connection; a client still sending may then
+    // get a reset instead of the answer (the proxy's 502): the answer is lost, never the upload's consistency.
+    const lost = (a: Res): boolean => a.status === 502 && /^proxy: .*(EPIPE|ECONNRESET)/.test(String(a.body))
     for (const a of answers) {
+      if (lost(a)) continue
       expect([204, 409, 423, 503], `race answer ${a.status}: ${a.body}`).toContain(a.status)
       if (a.status === 503) expect(String(a.body)).toMatch(/lost its hold/)
     }
-    expect(answers.some((a) => a.status === 204)).toBe(true)
+    if (!answers.some(lost)) expect(answers.some((a) => a.status === 204)).toBe(true)
+    racePaths.add(path)
     const head = await call(P, 'HEAD', path)
     expect(head.status).toBe(200)
     const offset = Number(head.header('upload-offset'))
@@ -474,6 +497,7 @@ it('two processes on one directory behind a round-robin proxy serve interleaved 
     expect(stored.length).toBe(offset)
     const winner = bodies.find((b) => b.subarray(0, offset).equals(stored))
     expect(winner, 'the stored bytes are a prefix of one of the racing bodies').toBeDefined()
+    raceResults.push(`${answers.map((a) => (lost(a) ? 'reset' : a.status)).join('+')} ${offset}/${length}`)
     upload.data = winner!
     await patchPieces(path, winner!, offset)
   }
@@ -488,7 +512,7 @@ it('two processes on one directory behind a round-robin proxy serve interleaved 
   work.push(deferred('middle'), deferred('last'), deferred('last'))
   work.push(concat(false), concat(false), concat(true), concat(true))
   work.push(deleted(), deleted())
-  work.push(race())
+  work.push(race(true), race(false))
   await Promise.all(work)
 
   // Idle uploads expire, for both processes, and their files go (one sweeper or a request removes them).
@@ -541,11 +565,11 @@ it('two processes on one directory behind a round-robin proxy serve interleaved 
   expect(count('expired')).toEqual(Object.fromEntries(expectExpired.map((id) => [id, 1] as const).sort()))
 
   // No 5xx anywhere: not reported by a child, not seen by the client, no request the proxy failed to forward.
-  const raceIds = new Set(uploads.filter((u) => u.kind === 'race').map((u) => u.path))
-  const serverErrors = events('5xx').filter((r) => !(r.status === 503 && r.method === 'PATCH' && raceIds.has(r.url)))
+  const inRace = (text: string): boolean => [...racePaths].some((p) => text.startsWith(`PATCH ${p} `))
+  const serverErrors = events('5xx').filter((r) => !(r.status === 503 && r.method === 'PATCH' && racePaths.has(r.url!)))
   expect(serverErrors).toEqual([])
-  expect(clientErrors.filter((e) => !(e.includes(' 503 ') && [...raceIds].some((p) => e.startsWith(`PATCH ${p} `))))).toEqual([])
-  expect(proxy.failures).toEqual([])
+  expect(clientErrors.filter((e) => !(inRace(e) && / (503|502) /.test(e)))).toEqual([])
+  expect(proxy.failures.filter((f) => !inRace(f))).toEqual([])
 
   // The directory: live uploads' files and the lock directory, nothing else; no upload lock left behind.
   const live = new Map(uploads.filter((u) => !u.gone).map((u) => [idOfUpload(u), u]))
@@ -574,7 +598,7 @@ it('two processes on one directory behind a round-robin proxy serve interleaved 
   for (const u of uploads) kinds.set(u.kind, (kinds.get(u.kind) ?? 0) + 1)
   console.log(
     `two processes: ${uploads.length} uploads (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}); ` +
-      `requests per process ${proxy.forwarded.join('/')}; race answers ${raceStatuses.join('/')}; ` +
+      `requests per process ${proxy.forwarded.join('/')}; races ${raceResults.join(', ')}; ` +
       `${events('completed').length} completed, ${events('expired').length} expired; ${Date.now() - started} ms`,
   )
 })
