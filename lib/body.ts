@@ -33,6 +33,16 @@ export interface BodyOptions {
  */
 const HIGH_WATER = 1024 * 1024
 const MAX_CHUNKS = 1024
+/**
+ * Chunks smaller than this are copied into a buffer of COLLECT_SIZE instead of being queued or handed out one
+ * by one: a tiny chunk is a view of the socket's read buffer, and queued it would keep that alive (and,
+ * surviving a young-generation collection, be promoted), while handed out one by one a body of 1-byte chunks
+ * costs the store a write (and a promise or two) per byte. Every chunk parsed from one socket read is
+ * collected before a waiting store gets them, in one buffer: a body of 1-byte chunks then costs what a body of
+ * 64 KiB chunks does.
+ */
+const SMALL_CHUNK = 4096
+const COLLECT_SIZE = 64 * 1024
 
 export class BodyReader implements AsyncIterable<Buffer> {
   /** Bytes handed out to the consumer. */
@@ -46,6 +56,15 @@ export class BodyReader implements AsyncIterable<Buffer> {
   private lastProgress = 0
   /** The socket is paused because the queue is full. */
   private pausedByUs = false
+  /**
+   * Small chunks copied together, not queued yet (see SMALL_CHUNK). The buffer is this reader's own and is
+   * reused: what is handed out is a copy of exactly the bytes collected, so that no 64 KiB buffer per hand-over
+   * waits for a full garbage collection to be freed.
+   */
+  private collected: Buffer | undefined
+  private collectedLength = 0
+  /** A hand-over of what was collected to a waiting consumer is scheduled. */
+  private handing = false
   private readonly req: IncomingMessage
   private readonly opts: BodyOptions
 
@@ -80,6 +99,7 @@ export class BodyReader implements AsyncIterable<Buffer> {
     if (reason === 'lost') {
       this.queue.length = 0
       this.queued = 0
+      this.collectedLength = 0
     }
   }
 
@@ -92,6 +112,7 @@ export class BodyReader implements AsyncIterable<Buffer> {
    * write them with one call instead of one per chunk. Counts as handing them out.
    */
   takeBuffered(): Buffer[] {
+    this.flushCollected()
     const taken = this.queue.splice(0)
     for (const chunk of taken) this.bytes += chunk.length
     this.queued = 0
@@ -101,6 +122,7 @@ export class BodyReader implements AsyncIterable<Buffer> {
 
   private next(): Promise<IteratorResult<Buffer>> {
     this.reportProgress()
+    if (this.queue.length === 0) this.flushCollected()
     const chunk = this.queue.shift()
     if (chunk) {
       this.queued -= chunk.length
@@ -122,16 +144,62 @@ export class BodyReader implements AsyncIterable<Buffer> {
     }
     this.armTimer()
     this.opts.onChunk?.(chunk)
+    if (chunk.length < SMALL_CHUNK) {
+      this.collect(chunk)
+      // After every chunk of this socket read has been parsed.
+      if (this.waiter && !this.handing) {
+        this.handing = true
+        queueMicrotask(this.handOver)
+      }
+      return
+    }
+    // A waiting consumer with nothing collected for it takes the chunk as it is.
     const waiter = this.waiter
-    if (waiter) {
+    if (waiter && this.collectedLength === 0) {
       this.waiter = undefined
       this.bytes += chunk.length
       waiter({ done: false, value: chunk })
       return
     }
+    this.flushCollected()
+    this.enqueue(chunk)
+    if (waiter) this.handOver()
+  }
+
+  /** Gives a waiting consumer the first chunk of what was queued or collected. */
+  private readonly handOver = (): void => {
+    this.handing = false
+    const waiter = this.waiter
+    if (!waiter) return
+    this.flushCollected()
+    const chunk = this.queue.shift()
+    if (!chunk) return
+    this.waiter = undefined
+    this.queued -= chunk.length
+    this.bytes += chunk.length
+    waiter({ done: false, value: chunk })
+  }
+
+  private enqueue(chunk: Buffer): void {
     this.queue.push(chunk)
     this.queued += chunk.length
     if (this.queued >= HIGH_WATER || this.queue.length >= MAX_CHUNKS) this.pause()
+  }
+
+  /** Copies a small chunk into the collecting buffer, queueing the buffer once it is full. */
+  private collect(chunk: Buffer): void {
+    if (this.collectedLength + chunk.length > COLLECT_SIZE) this.flushCollected()
+    const into = (this.collected ??= Buffer.allocUnsafe(COLLECT_SIZE))
+    if (chunk.length === 1) into[this.collectedLength] = chunk[0]
+    else chunk.copy(into, this.collectedLength)
+    this.collectedLength += chunk.length
+  }
+
+  private flushCollected(): void {
+    if (this.collectedLength === 0) return
+    const bytes = Buffer.from(this.collected!.subarray(0, this.collectedLength))
+    this.collectedLength = 0
+    this.enqueue(bytes)
   }
 
   /**
@@ -182,6 +250,9 @@ export class BodyReader implements AsyncIterable<Buffer> {
     req.off('close', this.onClose)
     // Keep an error listener: a socket error after we stop listening must not become an uncaught exception.
     if (reason !== 'end') req.pause()
+    // A waiting consumer first gets what was collected for it (a body's last small chunks and its end can
+    // come in one socket read); the next call ends the iteration.
+    if (this.waiter && reason !== 'lost') this.handOver()
     const waiter = this.waiter
     this.waiter = undefined
     waiter?.({ done: true, value: undefined })

@@ -60,10 +60,10 @@ const OVERRIDABLE = new Set([...UPLOAD_METHODS, ...COLLECTION_METHODS])
 
 /** The methods an upload URL serves with this store: DELETE and GET only with the capabilities behind them. */
 function uploadMethods(store: DataStore): Set<string> {
-  const methods = new Set(['HEAD', 'PATCH', 'OPTIONS'])
+  const methods = new Set(['HEAD', 'PATCH'])
   if (storeCan(store, 'termination')) methods.add('DELETE')
   if (storeCan(store, 'read')) methods.add('GET')
-  return methods
+  return methods.add('OPTIONS')
 }
 
 /**

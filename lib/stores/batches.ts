@@ -10,6 +10,9 @@ import { isBufferedBody } from './data-store.js'
 
 const TIMEOUT = Symbol('timeout')
 
+/** Most chunks in one batch (one writev), whatever their sizes. */
+const MAX_BATCH_CHUNKS = 1024
+
 export async function* batches(body: AsyncIterable<Buffer>, target: number, waitMs: number): AsyncGenerator<Buffer[]> {
   const it = body[Symbol.asyncIterator]()
   const buffered = isBufferedBody(body) ? body : undefined
@@ -46,7 +49,7 @@ export async function* batches(body: AsyncIterable<Buffer>, target: number, wait
           size += chunk.length
         }
       }
-      if (size >= target) {
+      if (size >= target || batch.length >= MAX_BATCH_CHUNKS) {
         const out = batch
         batch = []
         size = 0
