@@ -230,7 +230,7 @@ export class S3Store implements DataStore {
       }
     }
     const saveAndCollect = async (): Promise<void> => {
-      await s3(() => this.save(id, loaded))
+      await s3(() => this.save(id, loaded, 'change', !staged))
       const keys = garbage
       garbage = []
       await this.deleteQuietly(keys)
@@ -294,7 +294,10 @@ export class S3Store implements DataStore {
         if (!tailRead) {
           tailRead = true
           if (state.tail && state.tail.size > 0) {
-            const tail = await s3(() => this.readObject(state.tail!.key, state.tail!.size, signal))
+            const tail = await s3(() => this.readObject(state.tail!.key, state.tail!.size, signal)).catch((err) => {
+              // Only another writer deletes a tail the state names (after writing a state that no longer does).
+              throw isNotFound(err) ? lockLost('its tail was replaced by another writer') : err
+            })
             pending.push(tail)
             pendingSize += tail.length
           }
@@ -340,7 +343,7 @@ export class S3Store implements DataStore {
     }
     state.parts.push(...stage.parts)
     state.stage = undefined
-    await this.save(id, loaded)
+    await this.save(id, loaded, 'change', true)
     await this.deleteQuietly(garbage)
     return offsetOf(state)
   }
@@ -553,7 +556,7 @@ export class S3Store implements DataStore {
       await this.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: state.mpu })).catch(() => {})
     }
     Object.assign(state, { finished: total, mpu: undefined, parts: [], tail: undefined, stage: undefined })
-    await this.save(id, loaded)
+    await this.save(id, loaded, 'change', true)
     await this.deleteQuietly(garbage)
     debug('%s: concatenated %d parts, %d bytes', id, parts.length, total)
     return this.view(state)
@@ -644,9 +647,10 @@ export class S3Store implements DataStore {
    * Writes the state object: a creation only if there is none (If-None-Match), a change only over the version
    * read (If-Match). Refused: ID_TAKEN for a creation, LOCK_LOST for a change (someone else changed it).
    */
-  private async save(id: string, loaded: Loaded, mode: 'create' | 'change' = 'change'): Promise<void> {
+  private async save(id: string, loaded: Loaded, mode: 'create' | 'change' = 'change', bytes = false): Promise<void> {
     const { state } = loaded
-    state.upload.updatedAt = new Date().toISOString()
+    // updatedAt: when bytes last counted (expiration counts idleness from it).
+    if (bytes) state.upload.updatedAt = new Date().toISOString()
     const body = JSON.stringify(state)
     for (let attempt = 0; ; attempt++) {
       const quoted = !this.unquotedIfMatch
