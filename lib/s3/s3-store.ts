@@ -212,9 +212,10 @@ export class S3Store implements DataStore {
     const stage: Stage | undefined = staged ? { offset, parts: [] } : undefined
     const partSize = state.partSize
     /** Bytes received and not stored yet, preceded by the confirmed tail's bytes once they are read back. */
-    let pending: Buffer[] = []
+    /** The part being filled (one part of memory, reused): the confirmed tail's bytes once read back, then new ones. */
+    let buffer: Buffer | undefined
     let pendingSize = 0
-    /** New bytes in `pending`. */
+    /** New bytes in the buffer. */
     let fresh = 0
     let tailRead = false
     let end = offset
@@ -238,8 +239,7 @@ export class S3Store implements DataStore {
     const nextNumber = (): number => state.parts.length + (stage?.parts.length ?? 0) + 1
     /** Uploads the first `partSize` pending bytes as the next part and records it. */
     const storePart = async (size: number): Promise<void> => {
-      const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingSize)
-      const bytes = all.subarray(0, size)
+      const bytes = buffer!.subarray(0, size)
       const n = nextNumber()
       if (n > S3_MAX_PARTS) throw new TusError('MAX_SIZE_EXCEEDED')
       let mpu = state.mpu
@@ -254,10 +254,9 @@ export class S3Store implements DataStore {
         throw err
       })
       const part = { n, size: bytes.length, etag }
-      const rest = all.subarray(size)
-      pending = rest.length > 0 ? [rest] : []
-      pendingSize = rest.length
-      fresh = Math.min(fresh, pendingSize)
+      // Only a part that ends the upload is shorter than the buffer: nothing is left after a part.
+      pendingSize = 0
+      fresh = 0
       if (stage) {
         stage.parts.push(part)
         return
@@ -272,10 +271,9 @@ export class S3Store implements DataStore {
       if (fresh === 0) return
       if (!stage && state.mpu && state.upload.length !== undefined && end === state.upload.length) return storePart(pendingSize)
       const key = this.tailKey(id)
-      const bytes = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingSize)
+      const bytes = buffer!.subarray(0, pendingSize)
       await s3(() => this.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length }), signal))
       const tail = { key, size: bytes.length }
-      pending = []
       pendingSize = 0
       fresh = 0
       if (stage) {
@@ -298,16 +296,21 @@ export class S3Store implements DataStore {
               // Only another writer deletes a tail the state names (after writing a state that no longer does).
               throw isNotFound(err) ? lockLost('its tail was replaced by another writer') : err
             })
-            pending.push(tail)
-            pendingSize += tail.length
+            buffer = Buffer.allocUnsafe(partSize)
+            tail.copy(buffer)
+            pendingSize = tail.length
           }
         }
-        // Copied: the part is sent whole, and the socket's buffers are not ours to keep.
-        pending.push(Buffer.from(chunk))
-        pendingSize += chunk.length
-        fresh += chunk.length
-        end += chunk.length
-        while (pendingSize >= partSize) await storePart(partSize)
+        buffer ??= Buffer.allocUnsafe(partSize)
+        // Copied into the part: the socket's buffers are not ours to keep.
+        for (let at = 0; at < chunk.length; ) {
+          const n = chunk.copy(buffer, pendingSize, at)
+          at += n
+          pendingSize += n
+          fresh += n
+          end += n
+          if (pendingSize === partSize) await storePart(partSize)
+        }
       }
       signal?.throwIfAborted()
       await storeRest()
