@@ -4,7 +4,7 @@
  * (by uploadUrl and through URL storage), and with a deferred length; stored bytes compared by sha256.
  */
 import { Readable } from 'node:stream'
-import type { PreviousUpload, UrlStorage } from 'tus-js-client'
+import type { PreviousUpload, UploadOptions, UrlStorage } from 'tus-js-client'
 import { describe, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { idOf } from '../helpers/tus.js'
@@ -12,6 +12,9 @@ import { upload, type Source } from '../interop/client.js'
 import { useInteropServer } from '../interop/tus-server.js'
 
 const KB = 1024
+
+/** tus-js-client 4.3's type declarations do not list `protocol` yet, though the client reads it. */
+const speaks = (protocol: string): Partial<UploadOptions> => ({ protocol }) as Partial<UploadOptions>
 
 function uploadThenAbort(data: Buffer, options: Parameters<typeof upload>[1], chunks: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -53,7 +56,7 @@ describe.each([
 
   it('uploads in one go, and the upload is complete', async () => {
     const data = randomData(300 * KB)
-    const url = await upload(data, { endpoint: server().endpoint, protocol, metadata: { filename: 'a.bin' } })
+    const url = await upload(data, { endpoint: server().endpoint, ...speaks(protocol), metadata: { filename: 'a.bin' } })
     expect(await server().storedHash(idOf(url))).toBe(sha256(data))
     expect(server().completed).toHaveLength(1)
     expect(server().completed[0]).toMatchObject({ offset: data.length, length: data.length, metadata: { filename: 'a.bin' } })
@@ -63,7 +66,7 @@ describe.each([
 
   it('uploads in chunks (chunkSize)', async () => {
     const data = randomData(700 * KB)
-    const url = await upload(data, { endpoint: server().endpoint, protocol, chunkSize: 128 * KB })
+    const url = await upload(data, { endpoint: server().endpoint, ...speaks(protocol), chunkSize: 128 * KB })
     expect(await server().storedHash(idOf(url))).toBe(sha256(data))
     expect(seen().filter((m) => m === 'PATCH')).toHaveLength(6)
     expect(server().completed).toHaveLength(1)
@@ -71,7 +74,7 @@ describe.each([
 
   it('sends data in the creation request (uploadDataDuringCreation)', async () => {
     const data = randomData(500 * KB)
-    const url = await upload(data, { endpoint: server().endpoint, protocol, chunkSize: 200 * KB, uploadDataDuringCreation: true })
+    const url = await upload(data, { endpoint: server().endpoint, ...speaks(protocol), chunkSize: 200 * KB, uploadDataDuringCreation: true })
     expect(await server().storedHash(idOf(url))).toBe(sha256(data))
     expect(server().bodies[0]).toMatchObject({ method: 'POST', declared: 200 * KB, read: 200 * KB })
   })
@@ -79,9 +82,9 @@ describe.each([
   it('resumes after abort() with the stored uploadUrl, sending only what the server lacks', async () => {
     const data = randomData(1000 * KB)
     const chunkSize = 200 * KB
-    const url = await uploadThenAbort(data, { endpoint: server().endpoint, protocol, chunkSize }, 2)
+    const url = await uploadThenAbort(data, { endpoint: server().endpoint, ...speaks(protocol), chunkSize }, 2)
     const before = server().bodies.length
-    const again = await upload(data, { endpoint: server().endpoint, protocol, uploadUrl: url, chunkSize })
+    const again = await upload(data, { endpoint: server().endpoint, ...speaks(protocol), uploadUrl: url, chunkSize })
     expect(again).toBe(url)
     const later = server().bodies.slice(before)
     expect(later.some((b) => b.method === 'POST')).toBe(false)
@@ -92,7 +95,7 @@ describe.each([
 
   it('finds the previous upload through urlStorage and resumes it (findPreviousUploads)', async () => {
     const data = randomData(600 * KB)
-    const options = { endpoint: server().endpoint, protocol, chunkSize: 150 * KB, urlStorage: memoryUrlStorage(), fingerprint: async () => `f-${protocol}` }
+    const options = { endpoint: server().endpoint, ...speaks(protocol), chunkSize: 150 * KB, urlStorage: memoryUrlStorage(), fingerprint: async () => `f-${protocol}` }
     const url = await uploadThenAbort(data, options, 1)
     let resumedFrom: string | undefined
     const again = await upload(data, options, (u) => {
@@ -111,7 +114,7 @@ describe.each([
     const data = Buffer.concat(parts)
     const url = await upload(Readable.from(parts) as unknown as Source, {
       endpoint: server().endpoint,
-      protocol,
+      ...speaks(protocol),
       chunkSize: 200 * KB,
       uploadLengthDeferred: true,
     })
