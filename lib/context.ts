@@ -5,6 +5,8 @@ import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import createDebug from 'debug'
 import type { BodyReader } from './body.js'
+import type { DraftFeatures } from './drafts/version.js'
+import type { DraftRoutes } from './drafts/routes.js'
 import type { Lock } from './locks/locker.js'
 import { ERRORS, TusError } from './errors.js'
 import { safeEmit } from './events.js'
@@ -22,6 +24,8 @@ export interface Server {
   receiving: number
   /** Prometheus metrics (option `metrics`), or undefined. */
   readonly metrics?: Metrics
+  /** Routes upgraded by `resumable()`, by upload id: the route answers the append that completes its upload. */
+  readonly routes: DraftRoutes
 }
 
 export interface Context {
@@ -35,6 +39,11 @@ export interface Context {
   readonly id: string | undefined
   /** The request's method after X-HTTP-Method-Override. */
   readonly method: string
+  /**
+   * Set when the request speaks a Resumable Uploads for HTTP draft (Upload-Draft-Interop-Version): what its
+   * version asks of a server. Responses to it carry no Tus-Resumable.
+   */
+  draft?: DraftFeatures
   /** The body being read, so that a lock takeover can ask it to stop. */
   reader?: BodyReader
   /** Another request asked for this one's lock before its body was being read: read none of it. */
@@ -73,11 +82,14 @@ export function emitLater(ctx: Context, event: UploadEvent, upload: Upload): voi
   ctx.events.push(() => safeEmit(emitter, event, frozen))
 }
 
-/** Writes the response with Tus-Resumable (spec: core, Tus-Resumable), then releases held events. */
+/**
+ * Writes the response, with Tus-Resumable for a tus request (spec: core, Tus-Resumable; a draft request gets
+ * none), then releases held events. A body is text/plain unless `headers` names its Content-Type.
+ */
 export function reply(ctx: Context, status: number, headers: Headers = {}, body?: string): void {
   const { res } = ctx
   if (!res.headersSent && !res.writableEnded) {
-    const out: Record<string, string | number> = { 'Tus-Resumable': TUS_VERSION }
+    const out: Record<string, string | number> = ctx.draft ? {} : { 'Tus-Resumable': TUS_VERSION }
     for (const key of Object.keys(headers)) {
       const value = headers[key]
       if (value !== undefined) out[key] = value
@@ -85,7 +97,7 @@ export function reply(ctx: Context, status: number, headers: Headers = {}, body?
     // HTTP/2 has no connection-specific headers (RFC 9113, 8.2.2): a stream ends on its own.
     if (ctx.req.httpVersionMajor >= 2) delete out.Connection
     if (body !== undefined) {
-      out['Content-Type'] = 'text/plain; charset=utf-8'
+      out['Content-Type'] ??= 'text/plain; charset=utf-8'
       out['Content-Length'] = Buffer.byteLength(body)
     } else if (status !== 204 && status !== 304 && ctx.req.method !== 'HEAD') {
       out['Content-Length'] = 0
@@ -107,11 +119,12 @@ export function flushEvents(ctx: Context): void {
   }
 }
 
-/** Answers a TusError with its status and message. */
-export function replyError(ctx: Context, err: TusError, headers: Headers = {}): void {
+/** Answers a TusError with its status and message (or another body, e.g. a draft's problem document). */
+export function replyError(ctx: Context, err: TusError, headers: Headers = {}, doc?: { contentType: string; body: string }): void {
   const extra: Headers = { ...headers }
-  if (err.status === 412) extra['Tus-Version'] = TUS_VERSION
+  if (err.status === 412 && !ctx.draft) extra['Tus-Version'] = TUS_VERSION
   // An overloaded server (TOO_MANY_UPLOADS, or a hook's own 503) says when to come back.
   if (err.status === 503 && extra['Retry-After'] === undefined) extra['Retry-After'] = RETRY_AFTER_SECONDS
+  if (doc) return reply(ctx, err.status, { ...extra, 'Content-Type': doc.contentType }, doc.body)
   reply(ctx, err.status, extra, `${err.expose ? err.message : ERRORS.INTERNAL.message}\n`)
 }

@@ -25,6 +25,9 @@ import type { Upload } from './upload.js'
 import type { Extension } from './protocol/constants.js'
 import { isSupportedVersion } from './protocol/headers.js'
 import { route } from './route.js'
+import { isDraftRequest, serveDraft } from './drafts/index.js'
+import { makeResumable, type ResumableOptions } from './drafts/resumable.js'
+import { DraftRoutes } from './drafts/routes.js'
 import { storeCan, type DataStore } from './stores/data-store.js'
 
 const debug = createDebug('tus-middleware')
@@ -49,6 +52,11 @@ export interface TusMiddleware extends TusEmitter {
    * upload that does not exist; the locker's `ready()` if it has one); rejects with the failure otherwise.
    */
   ready(): Promise<void>
+  /**
+   * Upgrades an app's own upload route to a resumable upload (IETF draft; README: Protocols): put it in front
+   * of the route, e.g. `app.post('/photos', uploads.resumable({ path: '/files' }), handler)`.
+   */
+  resumable(options?: ResumableOptions): (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void
 }
 
 /** Methods served on an upload URL, and on the collection URL. */
@@ -92,7 +100,7 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
   // With metrics on, the store and locker in `options` are wrapped to count; the host keeps its own objects.
   const metrics = createMetrics(resolved, emitter, () => server.receiving)
   const options = metrics ? metrics.instrument(resolved) : resolved
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics }
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics, routes: new DraftRoutes() }
   const sweeper = startSweeper(server)
   const uploadServed = uploadMethods(options.store)
   const uploadAllow = [...uploadServed].join(', ')
@@ -114,12 +122,15 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
     if (options.cors) applyCors(options.cors, req, res, isPreflight(req, method))
     const ctx: Context = { server, options, req, res, base: where.base, id: where.id, method, events: [], after: [] }
     if (method !== '' && !served.has(method)) return misplaced(ctx, collection ? COLLECTION_ALLOW : uploadAllow, next)
-    dispatch(ctx).catch((err) => fail(ctx, err, next))
+    // A request naming an Upload-Draft-Interop-Version speaks the IETF draft (lib/drafts), when it is served.
+    const handling = options.drafts && isDraftRequest(req.headers) ? serveDraft(ctx) : dispatch(ctx)
+    handling.catch((err) => fail(ctx, err, next))
   }
   Object.defineProperty(tusMiddleware, 'store', { value: resolved.store, enumerable: true })
   Object.defineProperty(tusMiddleware, 'ready', { value: () => checkReady(resolved.store, resolved.locker) })
   Object.defineProperty(tusMiddleware, 'cleanup', { value: sweeper.run })
   Object.defineProperty(tusMiddleware, 'close', { value: sweeper.stop })
+  Object.defineProperty(tusMiddleware, 'resumable', { value: (o?: ResumableOptions) => makeResumable(server, o) })
   return mixinEmitter(tusMiddleware, emitter) as unknown as TusMiddleware
 }
 

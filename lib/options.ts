@@ -12,6 +12,7 @@ import { FileStore } from './stores/file-store.js'
 import type { Upload } from './upload.js'
 import { optionError } from './errors.js'
 import type { MetricsRegistry } from './metrics/metrics.js'
+import { DRAFT_VERSIONS, type DraftVersion } from './drafts/version.js'
 
 /** What a request wants to do with an existing upload; 'concatenate': name it as a part of a final upload. */
 export type Action = 'head' | 'patch' | 'get' | 'delete' | 'concatenate'
@@ -83,12 +84,36 @@ export interface TusOptions<Req extends IncomingMessage = IncomingMessage> {
    * dependency prom-client. Default: no metrics.
    */
   metrics?: MetricsRegistry
+  /**
+   * Serve the IETF "Resumable Uploads for HTTP" draft beside tus 1.0, on the same URLs (README: Protocols):
+   * true (every interop version, 3 to 8), false, a list of versions, or an object with `versions` and the
+   * append limits announced in Upload-Limit and enforced on draft appends. Default: true.
+   */
+  resumableDrafts?: boolean | readonly number[] | ResumableDraftOptions
   /** Awaited before an upload is created; may refuse (throw TusError) or choose its id and metadata. */
   onCreate?: (upload: Readonly<Upload>, req: Req) => void | CreateResult | Promise<void | CreateResult>
   /** Awaited on every request on an existing upload; refuse by throwing TusError. */
   authorize?: (upload: Readonly<Upload>, req: Req, action: Action) => void | Promise<void>
   /** Awaited when the last byte is stored, before the final response; throwing TusError refuses completion. */
   onComplete?: (upload: Readonly<Upload>, req: Req) => void | Promise<void>
+}
+
+export interface ResumableDraftOptions {
+  /** Interop versions served. Default: all (3, 4, 5, 6, 7, 8). */
+  versions?: readonly number[]
+  /** Largest body of one draft append (Upload-Limit max-append-size); larger ones get 413. Default: none. */
+  maxAppendSize?: number
+  /**
+   * Smallest body of one draft append that does not complete the upload (Upload-Limit min-append-size);
+   * smaller ones get 400. Default: none.
+   */
+  minAppendSize?: number
+}
+
+export interface ResolvedDrafts {
+  readonly versions: readonly DraftVersion[]
+  readonly maxAppendSize: number | undefined
+  readonly minAppendSize: number | undefined
 }
 
 export interface ResolvedOptions {
@@ -113,6 +138,8 @@ export interface ResolvedOptions {
   readonly methodOverride: boolean
   readonly cors: ResolvedCors | undefined
   readonly metrics: MetricsRegistry | undefined
+  /** The draft versions served and their limits; undefined when the drafts are turned off. */
+  readonly drafts: ResolvedDrafts | undefined
   readonly onCreate: TusOptions['onCreate']
   readonly authorize: TusOptions['authorize']
   readonly onComplete: TusOptions['onComplete']
@@ -122,7 +149,40 @@ const KNOWN = new Set([
   'store', 'path', 'maxSize', 'maxMetadataSize', 'progressInterval', 'lockTimeout', 'bodyIdleTimeout', 'locker',
   'relativeLocation', 'onCreate', 'authorize', 'onComplete', 'expireAfter', 'expireCompleted', 'cleanupInterval',
   'trustProxy', 'maxConcurrentUploads', 'maxConcatParts', 'methodOverride', 'cors', 'metrics',
+  'resumableDrafts',
 ])
+
+function drafts(value: unknown): ResolvedDrafts | undefined {
+  const what = 'true, false, a list of interop versions (3 to 8), or { versions, maxAppendSize, minAppendSize }'
+  if (value === false) return undefined
+  if (value === undefined || value === true) return Object.freeze({ versions: DRAFT_VERSIONS, maxAppendSize: undefined, minAppendSize: undefined })
+  const object = Array.isArray(value) ? { versions: value } : value
+  if (object === null || typeof object !== 'object') return fail('resumableDrafts', what)
+  const o = object as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    if (!['versions', 'maxAppendSize', 'minAppendSize'].includes(key)) fail('resumableDrafts', what)
+  }
+  let versions: readonly DraftVersion[] = DRAFT_VERSIONS
+  if (o.versions !== undefined) {
+    if (!Array.isArray(o.versions) || o.versions.length === 0) fail('resumableDrafts', what)
+    for (const v of o.versions as unknown[]) {
+      if (!(DRAFT_VERSIONS as readonly unknown[]).includes(v)) fail('resumableDrafts', `${what}; ${String(v)} is not one`)
+    }
+    versions = Object.freeze([...new Set(o.versions as DraftVersion[])].sort())
+  }
+  const size = (name: string): number | undefined => {
+    const n = o[name]
+    if (n === undefined) return undefined
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail(`resumableDrafts.${name}`, 'an integer >= 0')
+    return n as number
+  }
+  const maxAppendSize = size('maxAppendSize')
+  const minAppendSize = size('minAppendSize')
+  if (maxAppendSize !== undefined && minAppendSize !== undefined && minAppendSize > maxAppendSize) {
+    fail('resumableDrafts.minAppendSize', 'at most maxAppendSize')
+  }
+  return Object.freeze({ versions, maxAppendSize, minAppendSize })
+}
 
 function bool(options: Record<string, unknown>, name: string): boolean {
   const value = options[name]
@@ -205,6 +265,7 @@ export function normalizeOptions(input: TusOptions<any> = {}): ResolvedOptions {
     methodOverride: options.methodOverride === undefined ? true : bool(options, 'methodOverride'),
     cors: normalizeCors(options.cors),
     metrics,
+    drafts: drafts(options.resumableDrafts),
     onCreate: fn<ResolvedOptions['onCreate']>(options, 'onCreate'),
     authorize: fn<ResolvedOptions['authorize']>(options, 'authorize'),
     onComplete: fn<ResolvedOptions['onComplete']>(options, 'onComplete'),

@@ -7,6 +7,7 @@ export async function handleDelete(ctx: Context, id: string): Promise<void> {
   await withUpload(ctx, id, 'delete', async (upload) => {
     assertHeld(ctx)
     await ctx.options.store.remove!(id)
+    ctx.server.routes.delete(id)
     emitLater(ctx, 'terminated', upload)
   })
   reply(ctx, 204)

@@ -137,7 +137,7 @@ async function createRecord(
 }
 
 
-async function applyCreateHook(ctx: Context, draft: NewUpload): Promise<NewUpload> {
+export async function applyCreateHook(ctx: Context, draft: NewUpload): Promise<NewUpload> {
   const result = await ctx.options.onCreate!(snapshot({ ...draft, offset: 0 }), ctx.req)
   if (!result) return draft
   const next = { ...draft }

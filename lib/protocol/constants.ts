@@ -24,8 +24,12 @@ export const TUS_REQUEST_HEADERS = [
   'Authorization', 'Content-Type', 'Location', 'Tus-Extension', 'Tus-Max-Size', 'Tus-Resumable', 'Tus-Version',
   'Upload-Concat', 'Upload-Defer-Length', 'Upload-Length', 'Upload-Metadata', 'Upload-Offset',
   'Upload-Checksum', 'X-HTTP-Method-Override', 'X-Requested-With',
+  // IETF Resumable Uploads draft (lib/drafts)
+  'Upload-Draft-Interop-Version', 'Upload-Complete',
 ]
 export const TUS_RESPONSE_HEADERS = [
   'Location', 'Tus-Checksum-Algorithm', 'Tus-Extension', 'Tus-Max-Size', 'Tus-Resumable', 'Tus-Version',
   'Upload-Concat', 'Upload-Defer-Length', 'Upload-Expires', 'Upload-Length', 'Upload-Metadata', 'Upload-Offset',
+  // IETF Resumable Uploads draft (lib/drafts)
+  'Upload-Complete', 'Upload-Limit',
 ]
