@@ -79,13 +79,19 @@ export interface RedisLockerOptions {
   pubsub?: boolean
 }
 
-/** Sets the lock if it is free; then the fencing token, which starts from Redis's clock (ms) so it never goes back. */
+/**
+ * Sets the lock if it is free; then the fencing token. A counter that is gone (expired, or Redis restarted
+ * without persistence) starts again from Redis's clock in microseconds, so the token never goes back unless
+ * one id was granted more than a million times a second. Built as a string: Lua would print a 16-digit number
+ * in exponent form.
+ */
 const ACQUIRE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 local fence = redis.call('INCR', KEYS[2])
 if fence == 1 then
   local now = redis.call('TIME')
-  fence = redis.call('INCRBY', KEYS[2], tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - 1)
+  redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
+  fence = redis.call('INCR', KEYS[2])
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return fence`
