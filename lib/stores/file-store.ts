@@ -276,12 +276,15 @@ export class FileStore implements DataStore {
 
   /** Every upload, in no particular order (not part of the store contract: for the host's own use). */
   async *list(): AsyncIterable<Upload> {
-    yield* this.scan(() => true)
+    yield* this.scan(() => true, undefined)
   }
 
-  /** Uploads whose data file was last written before `before`: a stat each, a record read only for those. */
+  /**
+   * Uploads whose data file was last written before `before`: a stat each, a record read only for those.
+   * Files no upload owns any more and idle as long are removed on the way (see reclaim).
+   */
   async *idle(before: number): AsyncIterable<Upload> {
-    yield* this.scan((mtimeMs) => mtimeMs < before)
+    yield* this.scan((mtimeMs) => mtimeMs < before, before)
   }
 
   async remove(id: string): Promise<void> {
@@ -399,10 +402,13 @@ export class FileStore implements DataStore {
   }
 
   /** The uploads whose data file's mtime passes `keep`. */
-  private async *scan(keep: (mtimeMs: number) => boolean): AsyncIterable<Upload> {
+  private async *scan(keep: (mtimeMs: number) => boolean, reclaimBefore: number | undefined): AsyncIterable<Upload> {
     await this.init()
     for await (const entry of await opendir(this.directory)) {
-      if (!entry.name.endsWith('.json') || entry.name.startsWith('.')) continue
+      if (!entry.name.endsWith('.json') || entry.name.startsWith('.')) {
+        if (reclaimBefore !== undefined && entry.isFile()) await this.reclaim(entry.name, reclaimBefore)
+        continue
+      }
       const id = entry.name.slice(0, -'.json'.length)
       if (!isValidId(id)) continue
       let mtimeMs: number
@@ -415,6 +421,27 @@ export class FileStore implements DataStore {
       if (!keep(mtimeMs)) continue
       const upload = await this.get(id)
       if (upload) yield upload
+    }
+  }
+
+  /**
+   * Removes a file that no upload owns and that nothing wrote since `before`: what a process killed mid-way
+   * left behind (a data or links file whose record a removal had already deleted, a creation cut off before
+   * its record, an assembly's temp file). A creation or an assembly in progress wrote its file just now.
+   */
+  private async reclaim(name: string, before: number): Promise<void> {
+    const temp = /^\.(.+)\.concat\.tmp$/.exec(name)
+    const owned = /^(.+)\.(bin|links)$/.exec(name)
+    const id = temp?.[1] ?? owned?.[1]
+    if (id === undefined || !isValidId(id)) return
+    const path = join(this.directory, name)
+    try {
+      if ((await stat(path)).mtimeMs >= before) return
+      if (owned && (await exists(this.path(id, 'json')))) return
+      await unlink(path)
+      debug('reclaimed %s', name)
+    } catch (err) {
+      if (!isMissing(err)) throw err
     }
   }
 
