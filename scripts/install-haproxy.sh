@@ -18,5 +18,5 @@ for attempt in 1 2 3; do
   [ "$attempt" = 3 ] && exit 3
   sleep 5
 done
-command -v haproxy >/dev/null
+command -v haproxy >/dev/null || { echo "install-haproxy.sh: haproxy installed but not on PATH" >&2; exit 3; }
 echo "haproxy installed ($(haproxy -v | head -n 1))"

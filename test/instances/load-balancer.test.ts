@@ -198,6 +198,8 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
     const others = instances.filter((i) => i !== instance)
     expect(others.some((i) => i.events().some((e) => e.kind === 'req' && e.words[0] === 'PATCH' && e.words[1] === path))).toBe(true)
     await check(url, data)
+    const server = `instances/i${instances.indexOf(instance) + 1}`
+    expect(balancer.log()).toContain(`Server ${server} is DOWN`)
 
     // Started again on its port, it gets requests again once HAProxy's health check sees it up.
     await instance.start()
@@ -207,6 +209,7 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
       await new Promise((r) => setTimeout(r, 50))
     }
     expect(instance.events().length).toBeGreaterThan(before)
+    expect(balancer.log()).toContain(`Server ${server} is UP`)
   })
 
   it('fired `completed` exactly once per upload, summed over the instances', () => {
