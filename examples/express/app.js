@@ -41,8 +41,12 @@ function createLibrary(directory) {
 
 const safeName = (name) => (name ?? 'upload').replace(/[^\w.-]+/g, '_').replace(/^\.+/, '').slice(0, 100) || 'upload'
 
-export function createApp({ directory = './uploads', maxSize = 10 * 1024 ** 3 } = {}) {
-  const store = new FileStore({ directory: join(directory, 'incoming') })
+/**
+ * `store` and `locker` default to a FileStore in `<directory>/incoming` and the in-process MemoryLocker; server.js
+ * passes an S3Store and a RedisLocker instead when TUS_STORE=s3 / TUS_LOCKER=redis (`npm run example:s3`).
+ */
+export function createApp({ directory = './uploads', maxSize = 10 * 1024 ** 3, store, locker } = {}) {
+  store ??= new FileStore({ directory: join(directory, 'incoming') })
   const library = createLibrary(directory)
   // The app's own registry: the upload metrics (tus_*) and Node's defaults, served at /metrics.
   const registry = promClient && new promClient.Registry()
@@ -50,6 +54,7 @@ export function createApp({ directory = './uploads', maxSize = 10 * 1024 ** 3 } 
 
   const uploads = tus({
     store,
+    locker,
     maxSize,
     metrics: registry,
     async onCreate(upload, req) {
