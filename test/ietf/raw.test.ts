@@ -280,6 +280,21 @@ describe('per-version rules', () => {
     expect(nine.status).toBe(400)
   })
 
+  it('an unknown interop version is answered as a draft request: no Tus-Resumable, on every method', async () => {
+    const server = await start({ resumableDrafts: [5, 6] })
+    for (const method of ['POST', 'OPTIONS']) {
+      const res = await fetch(server.url, { method, headers: { 'Upload-Draft-Interop-Version': '8', 'Upload-Complete': '?1' } })
+      expect(res.status).toBe(400)
+      expect(res.headers.get('tus-resumable')).toBeNull()
+      expect(res.headers.get('tus-version')).toBeNull()
+    }
+    for (const method of ['HEAD', 'PATCH', 'DELETE']) {
+      const res = await fetch(`${server.url}/some-id`, { method, headers: { 'Upload-Draft-Interop-Version': 'x' } })
+      expect(res.status).toBe(400)
+      expect(res.headers.get('tus-resumable')).toBeNull()
+    }
+  })
+
   it('resumableDrafts: false serves tus 1.0 only: a draft request is a tus request without Tus-Resumable', async () => {
     const server = await start({ resumableDrafts: false })
     const res = await fetch(server.url, { method: 'POST', headers: { 'Upload-Draft-Interop-Version': '6', 'Upload-Complete': '?1' } })
