@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import createDebug from 'debug'
 import type { BodyReader } from './body.js'
 import type { DraftFeatures } from './drafts/version.js'
-import type { DraftRoutes } from './drafts/routes.js'
+import type { RouteRegistry } from './drafts/routes.js'
 import type { Lock } from './locks/locker.js'
 import { ERRORS, TusError } from './errors.js'
 import { safeEmit } from './events.js'
@@ -24,8 +24,8 @@ export interface Server {
   receiving: number
   /** Prometheus metrics (option `metrics`), or undefined. */
   readonly metrics?: Metrics
-  /** Routes upgraded by `resumable()`, by upload id: the route answers the append that completes its upload. */
-  readonly routes: DraftRoutes
+  /** Handlers of routes upgraded by `resumable()`: registered by name, or found in the Express app and cached. */
+  readonly routes: RouteRegistry
 }
 
 export interface Context {

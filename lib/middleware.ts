@@ -27,7 +27,7 @@ import { isSupportedVersion } from './protocol/headers.js'
 import { route } from './route.js'
 import { isDraftRequest, serveDraft } from './drafts/index.js'
 import { makeResumable, type ResumableOptions } from './drafts/resumable.js'
-import { DraftRoutes } from './drafts/routes.js'
+import { RouteRegistry } from './drafts/routes.js'
 import { storeCan, type DataStore } from './stores/data-store.js'
 
 const debug = createDebug('tus-middleware')
@@ -100,7 +100,7 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
   // With metrics on, the store and locker in `options` are wrapped to count; the host keeps its own objects.
   const metrics = createMetrics(resolved, emitter, () => server.receiving)
   const options = metrics ? metrics.instrument(resolved) : resolved
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics, routes: new DraftRoutes() }
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics, routes: new RouteRegistry() }
   const sweeper = startSweeper(server)
   const uploadServed = uploadMethods(options.store)
   const uploadAllow = [...uploadServed].join(', ')
