@@ -30,7 +30,7 @@ function instance(directory: string, name: string, seen: Seen, flavour: 'express
       return
     }
     const bytes = await upload.read()
-    seen.push({ instance: name, album: req.params.album, sha: sha256(bytes) })
+    seen.push({ instance: name, album: String(req.params.album), sha: sha256(bytes) })
     res.status(201).json({ instance: name, album: req.params.album, photo: upload.id, bytes: bytes.length, sha256: sha256(bytes) })
   }
   let app
