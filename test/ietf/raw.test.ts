@@ -8,7 +8,7 @@ import { MemoryStore, tus, type TusOptions } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { useCleanup } from '../helpers/cleanup.js'
 import { until } from '../helpers/raw.js'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { serve, startServer, type TestServer } from '../helpers/server.js'
 import { exchange, head, wire } from './wire.js'
 
 const defer = useCleanup()
@@ -333,5 +333,32 @@ describe('per-version rules', () => {
     await exchange(server.origin, 'PATCH', path, { ...V, ...appendType(6), 'Upload-Offset': 10, 'Upload-Complete': '?1' }, randomData(5))
     await until(() => seen.includes('completed'))
     expect(seen).toEqual(['onCreate', 'authorize:patch', 'onComplete', 'completed'])
+  })
+})
+
+describe('OPTIONS *', () => {
+  async function plain(options: TusOptions) {
+    const uploads = tus({ store: new MemoryStore(), path: '/files', ...options })
+    const served = await serve((req, res) => uploads(req, res))
+    defer(() => served.close(), () => uploads.close())
+    return served
+  }
+
+  it('answers a draft OPTIONS * on plain node:http with the server-wide limits', async () => {
+    const served = await plain({ maxSize: 5_000_000 })
+    const eight = await exchange(served.origin, 'OPTIONS', '*', { 'Upload-Draft-Interop-Version': '8' })
+    expect(eight.response.status).toBe(204)
+    expect(eight.response.headers['upload-limit']).toBe('max-size=5000000')
+    expect(eight.response.headers['accept-patch']).toBe('application/partial-upload')
+    expect(eight.response.headers['tus-resumable']).toBeUndefined()
+    const six = await exchange(served.origin, 'OPTIONS', '*', { 'Upload-Draft-Interop-Version': '6' })
+    expect(six.response.status).toBe(204)
+    expect(six.response.headers['upload-limit']).toBe('max-size=5000000')
+  })
+
+  it('leaves a tus OPTIONS * as it was (not for the middleware under a path)', async () => {
+    const served = await plain({})
+    const { response } = await exchange(served.origin, 'OPTIONS', '*', { 'Tus-Resumable': '1.0.0' })
+    expect(response.status).toBe(404)
   })
 })
