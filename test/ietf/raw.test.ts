@@ -3,6 +3,7 @@
  * response before the body is sent, an interrupted creation resumed from HEAD's offset, appends, a wrong
  * offset, a too-large append, cancellation, OPTIONS limits.
  */
+import type { RequestListener } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { MemoryStore, tus, type TusOptions } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
@@ -339,7 +340,8 @@ describe('per-version rules', () => {
 describe('OPTIONS *', () => {
   async function plain(options: TusOptions) {
     const uploads = tus({ store: new MemoryStore(), path: '/files', ...options })
-    const served = await serve((req, res) => uploads(req, res))
+    const listener: RequestListener = (req, res) => uploads(req, res)
+    const served = await serve(listener)
     defer(() => served.close(), () => uploads.close())
     return served
   }
