@@ -71,7 +71,7 @@ export function reportProgress(ctx: Context, id: string, from: number): () => vo
       busy = false
     })
   }
-  const timer = setInterval(tick, Math.max(LEAST_PROGRESS_INTERVAL, ctx.options.progressInterval || 1000))
+  const timer = setInterval(tick, Math.max(LEAST_PROGRESS_INTERVAL, ctx.options.progressInterval))
   timer.unref?.()
   const stop = (): void => {
     stopped = true
