@@ -106,8 +106,9 @@ export async function draftAppend(ctx: Context, id: string): Promise<void> {
     let limit = await byteLimit(ctx, upload)
     if (drafts.maxAppendSize !== undefined) limit = Math.min(limit, drafts.maxAppendSize)
     checkDeclaredSize(upload, contentLength, limit)
-    // draft-7 §4.4.2, draft-11 §4.4.2: 104 progress responses while the body streams.
-    const stopProgress = reportProgress(ctx, id, upload.offset)
+    // draft-7 §4.4.2, draft-11 §4.4.2: 104 progress responses while the body streams (a body without
+    // Content-Length is staged: its offset does not move before the end, so nothing is polled for it).
+    const stopProgress = contentLength === undefined ? () => {} : reportProgress(ctx, id, upload.offset)
     let received
     try {
       received = await receive(ctx, upload, limit, body, declaring)
