@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import createDebug from 'debug'
 import type { BodyReader } from './body.js'
 import type { DraftFeatures } from './drafts/version.js'
-import type { DraftRoutes } from './drafts/routes.js'
+import type { RouteRegistry } from './drafts/routes.js'
 import type { Lock } from './locks/locker.js'
 import { ERRORS, TusError } from './errors.js'
 import { safeEmit } from './events.js'
@@ -24,8 +24,8 @@ export interface Server {
   receiving: number
   /** Prometheus metrics (option `metrics`), or undefined. */
   readonly metrics?: Metrics
-  /** Routes upgraded by `resumable()`, by upload id: the route answers the append that completes its upload. */
-  readonly routes: DraftRoutes
+  /** Handlers of routes upgraded by `resumable()`: registered by name, or found in the Express app and cached. */
+  readonly routes: RouteRegistry
 }
 
 export interface Context {
@@ -44,6 +44,11 @@ export interface Context {
    * version asks of a server. Responses to it carry no Tus-Resumable.
    */
   draft?: DraftFeatures
+  /**
+   * The request names an Upload-Draft-Interop-Version, served or not: its responses carry no Tus-Resumable
+   * (nor Tus-Version), even when the version is refused and `draft` stays unset.
+   */
+  draftRequest?: boolean
   /** The body being read, so that a lock takeover can ask it to stop. */
   reader?: BodyReader
   /** Another request asked for this one's lock before its body was being read: read none of it. */
@@ -82,6 +87,9 @@ export function emitLater(ctx: Context, event: UploadEvent, upload: Upload): voi
   ctx.events.push(() => safeEmit(emitter, event, frozen))
 }
 
+/** Whether the request speaks the IETF draft (a version served or not) rather than tus. */
+const isDraft = (ctx: Context): boolean => ctx.draft !== undefined || ctx.draftRequest === true
+
 /**
  * Writes the response, with Tus-Resumable for a tus request (spec: core, Tus-Resumable; a draft request gets
  * none), then releases held events. A body is text/plain unless `headers` names its Content-Type.
@@ -89,7 +97,7 @@ export function emitLater(ctx: Context, event: UploadEvent, upload: Upload): voi
 export function reply(ctx: Context, status: number, headers: Headers = {}, body?: string): void {
   const { res } = ctx
   if (!res.headersSent && !res.writableEnded) {
-    const out: Record<string, string | number> = ctx.draft ? {} : { 'Tus-Resumable': TUS_VERSION }
+    const out: Record<string, string | number> = isDraft(ctx) ? {} : { 'Tus-Resumable': TUS_VERSION }
     for (const key of Object.keys(headers)) {
       const value = headers[key]
       if (value !== undefined) out[key] = value
@@ -122,7 +130,7 @@ export function flushEvents(ctx: Context): void {
 /** Answers a TusError with its status and message (or another body, e.g. a draft's problem document). */
 export function replyError(ctx: Context, err: TusError, headers: Headers = {}, doc?: { contentType: string; body: string }): void {
   const extra: Headers = { ...headers }
-  if (err.status === 412 && !ctx.draft) extra['Tus-Version'] = TUS_VERSION
+  if (err.status === 412 && !isDraft(ctx)) extra['Tus-Version'] = TUS_VERSION
   // An overloaded server (TOO_MANY_UPLOADS, or a hook's own 503) says when to come back.
   if (err.status === 503 && extra['Retry-After'] === undefined) extra['Retry-After'] = RETRY_AFTER_SECONDS
   if (doc) return reply(ctx, err.status, { ...extra, 'Content-Type': doc.contentType }, doc.body)

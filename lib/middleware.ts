@@ -27,7 +27,7 @@ import { isSupportedVersion } from './protocol/headers.js'
 import { route } from './route.js'
 import { isDraftRequest, serveDraft } from './drafts/index.js'
 import { makeResumable, type ResumableOptions } from './drafts/resumable.js'
-import { DraftRoutes } from './drafts/routes.js'
+import { RouteRegistry } from './drafts/routes.js'
 import { storeCan, type DataStore } from './stores/data-store.js'
 
 const debug = createDebug('tus-middleware')
@@ -100,13 +100,16 @@ export function tus<Req extends IncomingMessage = IncomingMessage>(input: TusOpt
   // With metrics on, the store and locker in `options` are wrapped to count; the host keeps its own objects.
   const metrics = createMetrics(resolved, emitter, () => server.receiving)
   const options = metrics ? metrics.instrument(resolved) : resolved
-  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics, routes: new DraftRoutes() }
+  const server: Server = { options, emitter, extensions: advertisedExtensions(options), receiving: 0, metrics, routes: new RouteRegistry() }
   const sweeper = startSweeper(server)
   const uploadServed = uploadMethods(options.store)
   const uploadAllow = [...uploadServed].join(', ')
 
   const tusMiddleware = function tusMiddleware(req: IncomingMessage, res: ServerResponse, next?: NextFunction): void {
-    const where = route(req, options.path)
+    // OPTIONS * from a draft client asks for the server's limits (draft-6 §4.1.4 MUST, draft-7 §4.1.4 and
+    // draft-11 §4.1.4 SHOULD where the server handles that target): answered as OPTIONS on the collection. It
+    // reaches the middleware only when nothing routes by path before it (plain node:http, a mount at the root).
+    const where = isDraftOptionsStar(req, options.drafts !== undefined) ? { base: '', id: undefined } : route(req, options.path)
     if (!where) return passOn(res, next)
     const override = req.headers['x-http-method-override']
     let method = req.method ?? 'GET'
@@ -185,6 +188,10 @@ function misplaced(ctx: Context, allow: string, next: NextFunction | undefined):
     fail(ctx, err, next)
   }
 }
+
+/** `OPTIONS *` carrying Upload-Draft-Interop-Version, with the draft served. A tus `OPTIONS *` is left as it was. */
+const isDraftOptionsStar = (req: IncomingMessage, drafts: boolean): boolean =>
+  drafts && req.url === '*' && req.method === 'OPTIONS' && isDraftRequest(req.headers)
 
 function hasUnreadBody(req: IncomingMessage): boolean {
   return declaresBody(req, Number(req.headers['content-length'] ?? 0)) && !req.readableEnded

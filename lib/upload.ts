@@ -23,6 +23,23 @@ export interface Upload {
   expiresAt?: string
   /** Concatenation role (spec: concatenation): a partial, or a final made of these partial ids. */
   concat?: Concat
+  /**
+   * The app route this upload was created on by `uploads.resumable()` (IETF draft): kept in the record so that
+   * whichever process serves the append completing the upload finds the route that answers it.
+   */
+  route?: UploadRoute
+}
+
+/**
+ * An upgraded route as the upload's record keeps it: `key` names the route (the `name` given to resumable(), or
+ * the creating request's method, mount path and route path); `method`, `url` and `params` are the creating
+ * request's.
+ */
+export interface UploadRoute {
+  key: string
+  method: string
+  url: string
+  params?: Record<string, string>
 }
 
 /**

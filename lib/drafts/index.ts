@@ -24,8 +24,10 @@ export { isDraftRequest } from './version.js'
 /** Answers a draft request. Protocol errors are answered here; anything else is thrown, as for tus. */
 export async function serveDraft(ctx: Context): Promise<void> {
   const drafts = ctx.options.drafts!
-  ctx.draft = chooseVersion(ctx.req.headers[INTEROP_HEADER], drafts.versions)
+  // Answered as a draft request (no Tus-Resumable) even when its version is refused below.
+  ctx.draftRequest = true
   try {
+    ctx.draft = chooseVersion(ctx.req.headers[INTEROP_HEADER], drafts.versions)
     await dispatch(ctx)
   } catch (err) {
     if (!(err instanceof TusError)) throw err

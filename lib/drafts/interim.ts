@@ -10,6 +10,9 @@ import type { ServerResponse } from 'node:http'
 import type { ServerHttp2Stream } from 'node:http2'
 import type { Context } from '../context.js'
 
+/** Least milliseconds between two progress 104s of one request (the `progressInterval` option, if longer). */
+const LEAST_PROGRESS_INTERVAL = 100
+
 type RawWriter = { _writeRaw?: (data: string, encoding: BufferEncoding, cb?: () => void) => boolean }
 
 /** Field values that cannot break the message: no CR, LF or NUL. */
@@ -42,4 +45,37 @@ export function sendUploadResumptionSupported(ctx: Context, version: number, fie
   for (const [name, value] of Object.entries(all)) head += `${name}: ${value}\r\n`
   writer._writeRaw(`${head}\r\n`, 'latin1')
   return true
+}
+
+/**
+ * While the body of an append to upload `id` streams, sends a 104 with Upload-Offset (and no Location: draft-11
+ * §4.4.2 MUST NOT) at most every `progressInterval` ms, whenever the offset moved. The offset is the store's,
+ * as a HEAD would report it, never bytes merely read off the socket: draft-11 §4.1.1 makes Upload-Offset in a
+ * response a promise that those bytes need not be sent again. Staged bytes do not count until the end, so a
+ * staged body gets none. Returns the function that stops it; call it before the final response.
+ */
+export function reportProgress(ctx: Context, id: string, from: number): () => void {
+  const features = ctx.draft
+  if (!features?.appendProgress) return () => {}
+  let last = from
+  let busy = false
+  let stopped = false
+  const tick = (): void => {
+    if (busy || stopped) return
+    busy = true
+    ctx.options.store.get(id).then((upload) => {
+      if (stopped || !upload || upload.offset <= last) return
+      last = upload.offset
+      if (!sendUploadResumptionSupported(ctx, features.version, { 'Upload-Offset': upload.offset })) stop()
+    }, () => {}).finally(() => {
+      busy = false
+    })
+  }
+  const timer = setInterval(tick, Math.max(LEAST_PROGRESS_INTERVAL, ctx.options.progressInterval))
+  timer.unref?.()
+  const stop = (): void => {
+    stopped = true
+    clearInterval(timer)
+  }
+  return stop
 }

@@ -13,6 +13,7 @@ import { parseContentLength } from '../protocol/headers.js'
 import type { Upload } from '../upload.js'
 import { booleanField, parseComplete, parseInteger } from './headers.js'
 import { completeOf } from './head.js'
+import { reportProgress } from './interim.js'
 import { markComplete, NO_CHECKSUM } from './post.js'
 import { completedUpload, inconsistentLength, mismatchingOffset } from './problems.js'
 import { answerByRoute } from './resumable.js'
@@ -105,7 +106,15 @@ export async function draftAppend(ctx: Context, id: string): Promise<void> {
     let limit = await byteLimit(ctx, upload)
     if (drafts.maxAppendSize !== undefined) limit = Math.min(limit, drafts.maxAppendSize)
     checkDeclaredSize(upload, contentLength, limit)
-    const received = await receive(ctx, upload, limit, body, declaring)
+    // draft-7 §4.4.2, draft-11 §4.4.2: 104 progress responses while the body streams (a body without
+    // Content-Length is staged: its offset does not move before the end, so nothing is polled for it).
+    const stopProgress = contentLength === undefined ? () => {} : reportProgress(ctx, id, upload.offset)
+    let received
+    try {
+      received = await receive(ctx, upload, limit, body, declaring)
+    } finally {
+      stopProgress()
+    }
     const completed = completing && received.reason === 'end'
     return { upload: completed ? await markComplete(ctx, received.upload) : received.upload, reason: received.reason, completed }
   }))

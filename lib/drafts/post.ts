@@ -16,7 +16,7 @@ import { parseContentLength } from '../protocol/headers.js'
 import { parseMetadata, type Metadata } from '../protocol/metadata.js'
 import { storeCan } from '../stores/data-store.js'
 import { generateId } from '../stores/ids.js'
-import type { NewUpload, Upload } from '../upload.js'
+import type { NewUpload, Upload, UploadRoute } from '../upload.js'
 import { sendUploadResumptionSupported } from './interim.js'
 import { limitField } from './limits.js'
 import { parseComplete, parseInteger } from './headers.js'
@@ -104,13 +104,14 @@ export interface Created {
 /**
  * Creates the upload (onCreate may refuse it or choose its id), sends the 104 with its Location before the body
  * is read, stores the body, and marks the upload complete when the request said so and its content all arrived.
- * `registered` runs once the upload exists (an upgraded route remembers itself there). Until the 104 went out
- * the client does not know the upload: a failure before it removes the upload again.
+ * `route`: the upgraded route it is created on, kept in its record for whichever process completes it. Until
+ * the 104 went out the client does not know the upload: a failure before it removes the upload again.
  */
-export async function create(ctx: Context, creation: Creation, registered?: (upload: Upload) => void): Promise<Created> {
+export async function create(ctx: Context, creation: Creation, route?: UploadRoute): Promise<Created> {
   const { options } = ctx
   const features = ctx.draft!
   const draft: NewUpload = { id: generateId(), length: creation.length, metadata: creation.metadata, createdAt: new Date().toISOString() }
+  if (route) draft.route = route
   const final = options.onCreate ? await applyCreateHook(ctx, draft) : draft
   if (final.length !== undefined) checkDeclaredSize({ ...final, offset: 0 }, creation.body.contentLength, final.length)
   const created = await options.store.create(final)
@@ -119,7 +120,6 @@ export async function create(ctx: Context, creation: Creation, registered?: (upl
   let announced = false
   try {
     return await withLock(ctx, created.id, async () => {
-      registered?.(created)
       const location = locationOf(ctx, created.id)
       // draft-3 §4 / draft-6 §4.2.2: the 104 carries Location (and, draft-7 §4.2.2, draft-11 §4.2.2: MUST carry
       // Upload-Limit where limits exist; draft-6: MAY), and goes out before any of the content is read.
@@ -138,7 +138,6 @@ export async function create(ctx: Context, creation: Creation, registered?: (upl
   } catch (err) {
     if (!announced) {
       ctx.events.splice(firstEvent)
-      ctx.server.routes.delete(created.id)
       if (storeCan(options.store, 'termination')) await options.store.remove!(created.id).catch(() => {})
     }
     throw err

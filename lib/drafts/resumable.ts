@@ -4,7 +4,8 @@
  * Upload-Draft-Interop-Version this server serves) becomes an upload resource: it is announced with a 104
  * pointing to the tus() collection, its body is stored, and once the upload is complete the route gets it on
  * `req.upload`. If the connection drops, the client resumes on the upload URL; the append that completes the
- * upload is then answered by the route (draft-6 §4.4.2: the final response comes from the targeted resource).
+ * upload is then answered by the route (draft-6 §4.4.2, draft-11 §4.4.2: the final response comes from the
+ * targeted resource), in whichever process serves it: the upload's record names the route (routes.ts).
  * Without those fields the route works as before.
  */
 import createDebug from 'debug'
@@ -14,12 +15,12 @@ import { flushEvents, reply, replyError, type Context, type Server } from '../co
 import { TusError } from '../errors.js'
 import { admitUpload } from '../handlers/access.js'
 import { replyAfterBody } from '../lifecycle/receive.js'
-import { snapshot, type Upload } from '../upload.js'
+import { snapshot, type Upload, type UploadRoute } from '../upload.js'
 import { booleanField } from './headers.js'
 import { limitField } from './limits.js'
 import { create, readCreation } from './post.js'
 import { replyDraftError } from './problems.js'
-import { runHandlers, type FinishedUpload, type RouteHandler, type UpgradedRoute } from './routes.js'
+import { defaultKey, findHandlers, handlersFrom, RESUMABLE, runHandlers, type FinishedUpload, type ResumableMark, type RouteHandler } from './routes.js'
 import { chooseVersion, INTEROP_HEADER, isDraftRequest, type DraftFeatures } from './version.js'
 
 const debug = createDebug('tus-middleware')
@@ -32,10 +33,20 @@ export interface ResumableOptions {
   path?: string
   /**
    * The route's handler, for Connect and plain node:http. With Express, leave it out: the handlers that follow
-   * resumable() on the route are used.
+   * resumable() on the route are used. It is registered under `name` when resumable() is called: every process
+   * that may serve the upload URLs must make the same call at start-up.
    */
   handler?: RouteHandler
+  /**
+   * What identifies the route in the upload's record, so that another process (or this one after a restart)
+   * finds it. Default with `handler`: 'handler'; with Express: the creating request's method, mount path
+   * (`req.baseUrl`) and route path (`req.route.path`), e.g. 'POST /albums/:album/photos'.
+   */
+  name?: string
 }
+
+/** The default `name` of a `handler` route. */
+const HANDLER_NAME = 'handler'
 
 /** What an upgraded route finds on its request. */
 export interface ResumableRequest extends IncomingMessage {
@@ -45,7 +56,8 @@ export interface ResumableRequest extends IncomingMessage {
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void
 type RoutedRequest = IncomingMessage & {
-  route?: { stack?: Array<{ handle?: unknown; method?: string }> }
+  route?: { path?: unknown; stack?: Array<{ handle?: unknown; method?: string }> }
+  baseUrl?: string
   params?: Record<string, string>
   originalUrl?: string
   upload?: FinishedUpload
@@ -54,28 +66,42 @@ type RoutedRequest = IncomingMessage & {
 export function makeResumable(server: Server, input: ResumableOptions = {}): Middleware {
   if (input === null || typeof input !== 'object') throw new TypeError('resumable(): options must be an object')
   for (const key of Object.keys(input)) {
-    if (key !== 'path' && key !== 'handler') throw new TypeError(`resumable(): option "${key}" is not known`)
+    if (key !== 'path' && key !== 'handler' && key !== 'name') throw new TypeError(`resumable(): option "${key}" is not known`)
   }
   const path = input.path ?? server.options.path
   if (typeof path !== 'string' || !/^\/[^?#]*$/.test(path)) {
     throw new TypeError('resumable(): option "path" (the tus() collection path, e.g. "/files") is required unless tus() has a "path" option')
   }
   if (input.handler !== undefined && typeof input.handler !== 'function') throw new TypeError('resumable(): option "handler" must be a function')
+  if (input.name !== undefined && (typeof input.name !== 'string' || input.name === '')) throw new TypeError('resumable(): option "name" must be a non-empty string')
   const base = path.replace(/\/+$/, '')
+  const { handler } = input
+  const name = input.name ?? (handler ? HANDLER_NAME : undefined)
+  // Known by name from the start, in every process that makes this call.
+  if (handler) server.routes.register(name!, handler)
 
   const resumable: Middleware = function resumable(req, res, next = () => {}) {
     const features = upgradeable(server, req)
     if (!features) return next()
     const routed = req as RoutedRequest
     const ctx: Context = { server, options: server.options, req, res, base, id: undefined, method: req.method ?? 'POST', events: [], after: [], draft: features }
-    const route: UpgradedRoute = {
-      handlers: input.handler ? [input.handler] : handlersAfter(routed, resumable),
-      params: routed.params ? { ...routed.params } : undefined,
-      method: req.method ?? 'POST',
-      url: routed.originalUrl ?? req.url ?? '/',
+    const method = req.method ?? 'POST'
+    let handlers: readonly RouteHandler[] = []
+    let key = name
+    if (!handler) {
+      handlers = handlersAfter(routed, resumable)
+      if (key === undefined && routed.route?.path !== undefined) key = defaultKey(method, routed.baseUrl ?? '', routed.route.path)
+      if (key !== undefined) server.routes.remember(key, handlers)
     }
-    upgrade(ctx, route, input.handler, next).catch((err) => failed(ctx, err, next))
+    const route: UploadRoute | undefined = key === undefined ? undefined : {
+      key,
+      method,
+      url: routed.originalUrl ?? req.url ?? '/',
+      ...(routed.params ? { params: { ...routed.params } } : {}),
+    }
+    upgrade(ctx, route, handler, next).catch((err) => failed(ctx, err, next))
   }
+  Object.defineProperty(resumable, RESUMABLE, { value: { server, name } satisfies ResumableMark })
   return resumable
 }
 
@@ -90,11 +116,10 @@ function upgradeable(server: Server, req: IncomingMessage): DraftFeatures | unde
   }
 }
 
-async function upgrade(ctx: Context, route: UpgradedRoute, handler: RouteHandler | undefined, next: (err?: unknown) => void): Promise<void> {
+async function upgrade(ctx: Context, route: UploadRoute | undefined, handler: RouteHandler | undefined, next: (err?: unknown) => void): Promise<void> {
   const creation = await readCreation(ctx, ctx.draft!)
   if (!creation) return next()
-  const { server } = ctx
-  const created = await admitUpload(ctx, () => create(ctx, creation, (upload) => server.routes.set(upload.id, route)))
+  const created = await admitUpload(ctx, () => create(ctx, creation, route))
   const { upload, location, reason, completed } = created
   const headers = { Location: location, 'Upload-Offset': upload.offset, 'Upload-Complete': booleanField(completed) }
   // Cut short (a dropped connection, a newer request taking over): the client resumes on the upload URL.
@@ -105,7 +130,6 @@ async function upgrade(ctx: Context, route: UpgradedRoute, handler: RouteHandler
     return reply(ctx, 201, { ...headers, 'Upload-Limit': await limitField(ctx, upload) })
   }
   // The whole upload came in this request: the route processes it (draft-6 §4.2.2).
-  server.routes.delete(upload.id)
   flushEvents(ctx)
   attach(ctx, upload, route)
   if (handler) runHandlers([handler], ctx.req, ctx.res, next)
@@ -113,19 +137,21 @@ async function upgrade(ctx: Context, route: UpgradedRoute, handler: RouteHandler
 }
 
 /**
- * The append that completed upload `upload` is answered by the route that created it, when that route is
- * known in this process; false otherwise (the collection answers it).
+ * The append that completed upload `upload` is answered by the route that created it, when its record names
+ * one and this process finds its handlers (registered by name, or in the Express app serving the request);
+ * false otherwise (the collection answers it).
  */
 export function answerByRoute(ctx: Context, upload: Upload): boolean {
-  const route = ctx.server.routes.get(upload.id)
-  if (!route || route.handlers.length === 0) return false
-  ctx.server.routes.delete(upload.id)
+  const route = upload.route
+  if (!route) return false
+  const handlers = findHandlers(ctx.server, ctx.req, route)
+  if (!handlers || handlers.length === 0) return false
   flushEvents(ctx)
   const { req, res } = ctx
   // draft-6 §4.4.2, draft-11 §4.4.2: the response to the completing append MUST include Upload-Complete: ?1.
   res.setHeader('Upload-Complete', '?1')
   attach(ctx, upload, route)
-  runHandlers(route.handlers, req, res, (err) => {
+  runHandlers(handlers, req, res, (err) => {
     if (err !== undefined) return failed(ctx, err, undefined)
     // A route that did not answer: the collection's answer.
     if (!res.headersSent) reply(ctx, 201, { 'Upload-Offset': upload.offset, 'Upload-Complete': '?1' })
@@ -134,7 +160,7 @@ export function answerByRoute(ctx: Context, upload: Upload): boolean {
 }
 
 /** Puts the finished upload (and the route's parameters) on the request. */
-function attach(ctx: Context, upload: Upload, route: UpgradedRoute): void {
+function attach(ctx: Context, upload: Upload, route: UploadRoute | undefined): void {
   const req = ctx.req as RoutedRequest & { resumable?: { method: string; url: string } }
   const { store } = ctx.options
   const frozen = snapshot(upload)
@@ -149,8 +175,8 @@ function attach(ctx: Context, upload: Upload, route: UpgradedRoute): void {
     return Buffer.concat(chunks)
   }
   req.upload = Object.freeze({ ...frozen, read, stream }) as FinishedUpload
-  if (route.params !== undefined) req.params = { ...route.params }
-  req.resumable = { method: route.method, url: route.url }
+  if (route?.params !== undefined) req.params = { ...route.params }
+  req.resumable = route ? { method: route.method, url: route.url } : { method: req.method ?? 'POST', url: req.originalUrl ?? req.url ?? '/' }
 }
 
 /** Express: the handlers after this middleware on the current route, for this method. */
@@ -159,11 +185,7 @@ function handlersAfter(req: RoutedRequest, self: unknown): RouteHandler[] {
   if (!Array.isArray(stack)) return []
   const at = stack.findIndex((layer) => layer.handle === self)
   if (at === -1) return []
-  const method = (req.method ?? '').toLowerCase()
-  return stack
-    .slice(at + 1)
-    .filter((layer) => typeof layer.handle === 'function' && (layer.method === undefined || layer.method === method))
-    .map((layer) => layer.handle as RouteHandler)
+  return handlersFrom(stack, at + 1, (req.method ?? '').toLowerCase())
 }
 
 function failed(ctx: Context, err: unknown, next: ((err?: unknown) => void) | undefined): void {

@@ -40,8 +40,11 @@ export interface DraftFeatures {
   readonly refuseStateFields: boolean
   /** A structured field with another value is ignored, as if absent (draft-7 §4.1.1 onwards); before: 400. */
   readonly ignoreInvalidFields: boolean
-  /** Interim 104 responses may report progress (Upload-Offset) (draft-4 onwards). */
-  readonly progressInterims: boolean
+  /**
+   * While an append's body streams, interim 104 responses report the offset (Upload-Offset): SHOULD from
+   * draft-7 §4.4.2 on (draft-11 §4.4.2); a MAY in interop 4 to 6 (draft-6 §4.4.2), where none is sent.
+   */
+  readonly appendProgress: boolean
   /** A non-empty append to a completed upload is an inconsistent length (draft-11 §4.4.2). */
   readonly completedAppendIsLength: boolean
 }
@@ -61,7 +64,7 @@ const table = new Map<DraftVersion, DraftFeatures>(
       acceptPatch: version >= 8,
       refuseStateFields: version <= 5,
       ignoreInvalidFields: version >= 7,
-      progressInterims: version >= 4,
+      appendProgress: version >= 7,
       completedAppendIsLength: version >= 8,
     } satisfies DraftFeatures),
   ]),

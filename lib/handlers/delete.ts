@@ -7,7 +7,6 @@ export async function handleDelete(ctx: Context, id: string): Promise<void> {
   await withUpload(ctx, id, 'delete', async (upload) => {
     assertHeld(ctx)
     await ctx.options.store.remove!(id)
-    ctx.server.routes.delete(id)
     emitLater(ctx, 'terminated', upload)
   })
   reply(ctx, 204)

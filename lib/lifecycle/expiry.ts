@@ -90,7 +90,6 @@ export async function removeExpired(server: Server, upload: Upload): Promise<boo
     throw err
   }
   debug('removed expired upload %s', upload.id)
-  server.routes.delete(upload.id)
   safeEmit(server.emitter, 'expired', snapshot(withExpiry(server.options, upload)))
   return true
 }

@@ -67,8 +67,9 @@ async function storeBody(ctx: Context, upload: Upload, limit: number, body: Body
   const { id } = upload
   const start = upload.offset
   // Without a Content-Length the body may run past the limit, and is then refused whole. Over HTTP/2 a trailer
-  // (a checksum) may follow any body, announced or not, so every body waits for its end.
-  const staged = verifying(body.checksum) || body.contentLength === undefined || ctx.req.httpVersionMajor >= 2
+  // (a tus checksum) may follow any body, announced or not, so every tus body waits for its end; a draft
+  // request's trailers are not read, so its bytes count as they are stored, as over HTTP/1.1.
+  const staged = verifying(body.checksum) || body.contentLength === undefined || (ctx.req.httpVersionMajor >= 2 && !ctx.draft)
   // Live progress only for bytes that cannot be taken back: not for a creation (refused, it leaves nothing
   // and no `created` event), nor for staged bytes.
   const live = ctx.method !== 'POST' && !staged

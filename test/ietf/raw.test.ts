@@ -3,12 +3,13 @@
  * response before the body is sent, an interrupted creation resumed from HEAD's offset, appends, a wrong
  * offset, a too-large append, cancellation, OPTIONS limits.
  */
+import type { RequestListener } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { MemoryStore, tus, type TusOptions } from 'tus-middleware'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { useCleanup } from '../helpers/cleanup.js'
 import { until } from '../helpers/raw.js'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { serve, startServer, type TestServer } from '../helpers/server.js'
 import { exchange, head, wire } from './wire.js'
 
 const defer = useCleanup()
@@ -280,6 +281,21 @@ describe('per-version rules', () => {
     expect(nine.status).toBe(400)
   })
 
+  it('an unknown interop version is answered as a draft request: no Tus-Resumable, on every method', async () => {
+    const server = await start({ resumableDrafts: [5, 6] })
+    for (const method of ['POST', 'OPTIONS']) {
+      const res = await fetch(server.url, { method, headers: { 'Upload-Draft-Interop-Version': '8', 'Upload-Complete': '?1' } })
+      expect(res.status).toBe(400)
+      expect(res.headers.get('tus-resumable')).toBeNull()
+      expect(res.headers.get('tus-version')).toBeNull()
+    }
+    for (const method of ['HEAD', 'PATCH', 'DELETE']) {
+      const res = await fetch(`${server.url}/some-id`, { method, headers: { 'Upload-Draft-Interop-Version': 'x' } })
+      expect(res.status).toBe(400)
+      expect(res.headers.get('tus-resumable')).toBeNull()
+    }
+  })
+
   it('resumableDrafts: false serves tus 1.0 only: a draft request is a tus request without Tus-Resumable', async () => {
     const server = await start({ resumableDrafts: false })
     const res = await fetch(server.url, { method: 'POST', headers: { 'Upload-Draft-Interop-Version': '6', 'Upload-Complete': '?1' } })
@@ -318,5 +334,33 @@ describe('per-version rules', () => {
     await exchange(server.origin, 'PATCH', path, { ...V, ...appendType(6), 'Upload-Offset': 10, 'Upload-Complete': '?1' }, randomData(5))
     await until(() => seen.includes('completed'))
     expect(seen).toEqual(['onCreate', 'authorize:patch', 'onComplete', 'completed'])
+  })
+})
+
+describe('OPTIONS *', () => {
+  async function plain(options: TusOptions) {
+    const uploads = tus({ store: new MemoryStore(), path: '/files', ...options })
+    const listener: RequestListener = (req, res) => uploads(req, res)
+    const served = await serve(listener)
+    defer(() => served.close(), () => uploads.close())
+    return served
+  }
+
+  it('answers a draft OPTIONS * on plain node:http with the server-wide limits', async () => {
+    const served = await plain({ maxSize: 5_000_000 })
+    const eight = await exchange(served.origin, 'OPTIONS', '*', { 'Upload-Draft-Interop-Version': '8' })
+    expect(eight.response.status).toBe(204)
+    expect(eight.response.headers['upload-limit']).toBe('max-size=5000000')
+    expect(eight.response.headers['accept-patch']).toBe('application/partial-upload')
+    expect(eight.response.headers['tus-resumable']).toBeUndefined()
+    const six = await exchange(served.origin, 'OPTIONS', '*', { 'Upload-Draft-Interop-Version': '6' })
+    expect(six.response.status).toBe(204)
+    expect(six.response.headers['upload-limit']).toBe('max-size=5000000')
+  })
+
+  it('leaves a tus OPTIONS * as it was (not for the middleware under a path)', async () => {
+    const served = await plain({})
+    const { response } = await exchange(served.origin, 'OPTIONS', '*', { 'Tus-Resumable': '1.0.0' })
+    expect(response.status).toBe(404)
   })
 })
