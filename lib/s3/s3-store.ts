@@ -74,6 +74,13 @@ export interface S3StoreOptions {
    * checksums (`requestChecksumCalculation: 'WHEN_REQUIRED'`), which cost CPU on every part. Default 4.
    */
   partConcurrency?: number
+  /**
+   * Sign the bytes of parts and tails (SigV4 then hashes each with SHA-256 in this process's thread, which costs
+   * more CPU than receiving them). Default false: they are sent as UNSIGNED-PAYLOAD, as the SDK does for streams;
+   * the request (its headers, Content-Length) is still signed. Set true for plain HTTP to an endpoint over a
+   * network where the bytes could be altered in transit (HTTPS protects them either way).
+   */
+  signPayload?: boolean
   /** Only for tests: the module name to load instead of '@aws-sdk/client-s3'. */
   sdkModule?: string
 }
@@ -161,6 +168,7 @@ export class S3Store implements DataStore {
   private readonly conditional: boolean
   private readonly copyParts: boolean
   readonly partConcurrency: number
+  private readonly signPayload: boolean
   /** @internal Part buffers write() has allocated so far (they are reused within one write): for tests. */
   partBuffersAllocated = 0
   /** Ceph RGW 16 matches If-Match only against an unquoted ETag; learnt at the first refusal that is not a conflict. */
@@ -182,6 +190,7 @@ export class S3Store implements DataStore {
       throw new TypeError('S3Store: option "partConcurrency" must be an integer from 1 to 64')
     }
     this.partConcurrency = partConcurrency
+    this.signPayload = options.signPayload ?? false
     this.sdk = loadS3(options.sdkModule)
     this.bucket = options.bucket
     this.prefix = options.prefix ?? ''
@@ -393,7 +402,7 @@ export class S3Store implements DataStore {
       if (fresh === 0) return
       const key = this.tailKey(id)
       const bytes = buffer!.subarray(0, pendingSize)
-      await s3(() => this.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length }), signal))
+      await s3(() => this.send(this.bytesCommand(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length })), signal))
       const tail = { key, size: bytes.length }
       pendingSize = 0
       fresh = 0
@@ -830,9 +839,26 @@ export class S3Store implements DataStore {
     return this.client.send(command as any, signal ? { abortSignal: signal } : {}) as Promise<T>
   }
 
+  /** A command carrying bytes: marked UNSIGNED-PAYLOAD unless signPayload (its own stack: the client is untouched). */
+  private bytesCommand<C extends object>(command: C): C {
+    if (this.signPayload) return command
+    const stack = (command as { middlewareStack?: { add(fn: unknown, options: object): void } }).middlewareStack
+    stack?.add(
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      (next: any) => (args: any) => {
+        if (args.request?.headers) args.request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+        return next(args)
+      },
+      { step: 'build', name: 'tusUnsignedPayload' },
+    )
+    return command
+  }
+
   private async uploadPart(id: string, uploadId: string, n: number, bytes: Buffer, signal?: AbortSignal): Promise<string> {
     const res = await this.send<{ ETag?: string }>(
-      new this.sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.key(id), UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length }),
+      this.bytesCommand(
+        new this.sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.key(id), UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length }),
+      ),
       signal,
     )
     if (!res.ETag) throw new Error(`S3Store: UploadPart ${n} of ${id} answered no ETag`)

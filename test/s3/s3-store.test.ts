@@ -246,6 +246,29 @@ describe.skipIf(!rgw)(`S3Store on Ceph RGW${skip ? ` (${skip})` : ''}`, () => {
     expect([0, 5 * MiB, 10 * MiB]).toContain(offset)
   })
 
+  it('sends parts as UNSIGNED-PAYLOAD (no SHA-256 of the bytes) unless signPayload', async () => {
+    for (const signPayload of [false, true]) {
+      const store = rgw!.store({ partSize: 5 * MiB, signPayload })
+      const hashes: string[] = []
+      store.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const headers = (args.request as { headers: Record<string, string> }).headers
+          if (context.commandName === 'UploadPartCommand') hashes.push(headers['x-amz-content-sha256'])
+          return next(args)
+        },
+        { step: 'finalizeRequest', name: 'seeHash', priority: 'low' },
+      )
+      const data = randomBytes(11 * MiB)
+      const d = draft(data.length)
+      await store.create(d)
+      expect(await store.write(d.id, 0, chunks(data))).toBe(data.length)
+      expect(hashes).toHaveLength(3)
+      for (const h of hashes) expect(h === 'UNSIGNED-PAYLOAD').toBe(!signPayload)
+      await store.finish(d.id)
+      expect(sha256(await readAll(await store.read(d.id)))).toBe(sha256(data))
+    }
+  })
+
   it('answers a HEAD with exactly one GetObject, whatever the part count', async () => {
     const store = rgw!.store({ partSize: 5 * MiB })
     const d = draft(40 * MiB)
