@@ -14,7 +14,12 @@
  * is created). Bytes are stored first, then the state that names them (conditionally, If-Match on the ETag read),
  * then what the state no longer names is deleted: a process killed between any two S3 calls leaves either the
  * old or the new state, and objects no state names are garbage that finish() and remove() delete.
- * Memory: one part per PATCH in flight (the body is not read while a part uploads), plus the tail read back.
+ *
+ * Parts are pipelined: while parts upload (at most `partConcurrency` at a time), the body goes on being read into
+ * the next part's buffer; when that buffer is full and the window is full, the body is not read (backpressure).
+ * Parts are recorded in part-number order only, so the state never counts a part after one that has not ended
+ * well; when a part fails, the parts after it are aborted and never count. Memory per PATCH: at most
+ * (partConcurrency + 1) × partSize of part buffers, reused for the whole PATCH, plus the tail read back.
  */
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
@@ -51,8 +56,8 @@ export interface S3StoreOptions {
   partSize?: number
   /**
    * The largest upload of deferred length: its part size is chosen so that it fits in 10,000 parts. Set it to the
-   * middleware's maxSize: with the default (S3's 5 TiB object limit) deferred uploads use 525 MiB parts, and one
-   * part is buffered in memory per PATCH.
+   * middleware's maxSize: with the default (S3's 5 TiB object limit) deferred uploads use 525 MiB parts, and up
+   * to partConcurrency + 1 parts are buffered in memory per PATCH.
    */
   maxSize?: number
   /**
@@ -62,6 +67,20 @@ export interface S3StoreOptions {
   conditionalWrites?: boolean
   /** Concatenate with UploadPartCopy when every part but the last has 5 MiB or more. Default true. */
   copyParts?: boolean
+  /**
+   * Parts of one PATCH uploaded at the same time, 1 to 64, while the body goes on being read into the next part.
+   * Memory per PATCH is at most (partConcurrency + 1) × partSize (40 MiB with the defaults). An S3Client passed
+   * in must allow that many sockets to the endpoint (the SDK's default handler allows 50) and should not add
+   * checksums (`requestChecksumCalculation: 'WHEN_REQUIRED'`), which cost CPU on every part. Default 4.
+   */
+  partConcurrency?: number
+  /**
+   * Sign the bytes of parts and tails (SigV4 then hashes each with SHA-256 in this process's thread, which costs
+   * more CPU than receiving them). Default false: they are sent as UNSIGNED-PAYLOAD, as the SDK does for streams;
+   * the request (its headers, Content-Length) is still signed. Set true for plain HTTP to an endpoint over a
+   * network where the bytes could be altered in transit (HTTPS protects them either way).
+   */
+  signPayload?: boolean
   /** Only for tests: the module name to load instead of '@aws-sdk/client-s3'. */
   sdkModule?: string
 }
@@ -71,6 +90,17 @@ interface Part {
   n: number
   size: number
   etag: string
+}
+
+/** A part sent and not yet recorded. */
+interface Flight {
+  n: number
+  size: number
+  controller: AbortController
+  settled: boolean
+  /** Set when it is stored. */
+  etag?: string
+  error?: unknown
 }
 
 interface Tail {
@@ -137,6 +167,10 @@ export class S3Store implements DataStore {
   private readonly sdk: S3Module
   private readonly conditional: boolean
   private readonly copyParts: boolean
+  readonly partConcurrency: number
+  private readonly signPayload: boolean
+  /** @internal Part buffers write() has allocated so far (they are reused within one write): for tests. */
+  partBuffersAllocated = 0
   /** Ceph RGW 16 matches If-Match only against an unquoted ETag; learnt at the first refusal that is not a conflict. */
   private unquotedIfMatch = false
 
@@ -151,6 +185,12 @@ export class S3Store implements DataStore {
     if (!Number.isSafeInteger(maxSize) || maxSize < 0 || maxSize > S3_MAX_OBJECT_SIZE) {
       throw new TypeError('S3Store: option "maxSize" must be an integer from 0 to 5 TiB')
     }
+    const partConcurrency = options.partConcurrency ?? 4
+    if (!Number.isSafeInteger(partConcurrency) || partConcurrency < 1 || partConcurrency > 64) {
+      throw new TypeError('S3Store: option "partConcurrency" must be an integer from 1 to 64')
+    }
+    this.partConcurrency = partConcurrency
+    this.signPayload = options.signPayload ?? false
     this.sdk = loadS3(options.sdkModule)
     this.bucket = options.bucket
     this.prefix = options.prefix ?? ''
@@ -211,68 +251,158 @@ export class S3Store implements DataStore {
     const staged = options.staged === true
     const stage: Stage | undefined = staged ? { offset, parts: [] } : undefined
     const partSize = state.partSize
-    /** Bytes received and not stored yet, preceded by the confirmed tail's bytes once they are read back. */
-    /** The part being filled (one part of memory, reused): the confirmed tail's bytes once read back, then new ones. */
+    const window = this.partConcurrency
+    /**
+     * Part buffers, reused: the one being filled and one per part in flight, so at most partConcurrency + 1 of
+     * `partSize` per write. A part's buffer comes back when its upload ends (the bytes are then in S3, or never).
+     */
+    const pool: Buffer[] = []
+    const take = (): Buffer => {
+      const reused = pool.pop()
+      if (reused) return reused
+      this.partBuffersAllocated++
+      return Buffer.allocUnsafe(partSize)
+    }
+    /** The part being filled: the confirmed tail's bytes once read back, then new ones. */
     let buffer: Buffer | undefined
     let pendingSize = 0
     /** New bytes in the buffer. */
     let fresh = 0
     let tailRead = false
     let end = offset
-    let s3Failed = false
+    /** Set when S3 failed (a part, a tail, the state): what was stored and confirmed stands, nothing more is stored. */
+    let failure: { err: unknown } | undefined
+    /** Set when the state could not be written: then not even confirmed parts are recorded any more. */
+    let saveFailed = false
+    let nextNumber = state.parts.length + 1
+    /** Parts sent and not yet recorded, in part-number order (at most partConcurrency). */
+    const flights: Flight[] = []
+    let waiters: (() => void)[] = []
+    const notify = (): void => {
+      const woken = waiters
+      waiters = []
+      for (const wake of woken) wake()
+    }
+    const settled = (): Promise<void> => new Promise((resolve) => waiters.push(resolve))
 
+    /** S3 failed: parts after `after` are aborted (they never count); those before it may still be confirmed. */
+    const fail = (err: unknown, after: number): void => {
+      failure ??= { err }
+      for (const f of flights) if (f.n > after && !f.settled) f.controller.abort()
+      notify()
+    }
     const s3 = async <T>(fn: () => Promise<T>): Promise<T> => {
       signal?.throwIfAborted()
       try {
         return await fn()
       } catch (err) {
-        s3Failed = true
+        fail(err, 0)
         throw err
       }
     }
-    const saveAndCollect = async (): Promise<void> => {
-      await s3(() => this.save(id, loaded, 'change', !staged))
-      const keys = garbage
-      garbage = []
-      await this.deleteQuietly(keys)
+    /**
+     * State writes, one at a time, in the order of the changes: each writes the state as it is when it starts,
+     * so changes made while one runs are written together by the next.
+     */
+    let saves: Promise<void> = Promise.resolve()
+    let saveQueued = false
+    const persist = (): void => {
+      if (stage || saveQueued) return
+      saveQueued = true
+      saves = saves.then(async () => {
+        saveQueued = false
+        if (saveFailed || signal?.aborted) return
+        try {
+          await this.save(id, loaded, 'change', true)
+        } catch (err) {
+          saveFailed = true
+          fail(err, 0)
+          return
+        }
+        const keys = garbage
+        garbage = []
+        await this.deleteQuietly(keys)
+      })
     }
-    const nextNumber = (): number => state.parts.length + (stage?.parts.length ?? 0) + 1
-    /** Uploads the first `partSize` pending bytes as the next part and records it. */
-    const storePart = async (size: number): Promise<void> => {
-      const bytes = buffer!.subarray(0, size)
-      const n = nextNumber()
+    /** Records the parts that ended, in order, up to the first that is still in flight or failed. */
+    const confirm = (): void => {
+      let recorded = false
+      while (flights.length > 0 && flights[0].settled && flights[0].etag !== undefined) {
+        const f = flights.shift()!
+        const part = { n: f.n, size: f.size, etag: f.etag! }
+        recorded = true
+        if (stage) {
+          stage.parts.push(part)
+          continue
+        }
+        state.parts.push(part)
+        if (state.tail) garbage.push(state.tail.key)
+        state.tail = undefined
+      }
+      if (recorded) persist()
+    }
+    /** Waits until no part is in flight (every one recorded, or failed, or aborted). */
+    const drain = async (): Promise<void> => {
+      while (flights.some((f) => !f.settled)) await settled()
+    }
+    /** Sends the buffer's first `size` bytes as the next part, once fewer than partConcurrency parts are unrecorded. */
+    const sendPart = async (size: number): Promise<void> => {
+      // Backpressure: the body is not read while the window is full and the next part is ready.
+      while (flights.length >= window && !failure && !signal?.aborted) await settled()
+      signal?.throwIfAborted()
+      if (failure) throw failure.err
+      const n = nextNumber
       if (n > S3_MAX_PARTS) throw new TusError('MAX_SIZE_EXCEEDED')
       let mpu = state.mpu
       if (!mpu) {
         const created = await s3(() => this.send(new this.sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(id) }), signal))
-        // Recorded with the part below: a crash before leaves an unnamed multipart upload, aborted by remove().
+        // Recorded with the first part: a crash before leaves an unnamed multipart upload, aborted by remove().
         mpu = state.mpu = created.UploadId as string
       }
       signal?.throwIfAborted()
-      const etag = await this.uploadPart(id, mpu, n, bytes, signal).catch((err) => {
-        s3Failed = true
-        throw err
-      })
-      const part = { n, size: bytes.length, etag }
-      // Only a part that ends the upload is shorter than the buffer: nothing is left after a part.
+      nextNumber++
+      const bytes = buffer!
+      buffer = undefined
       pendingSize = 0
       fresh = 0
-      if (stage) {
-        stage.parts.push(part)
-        return
-      }
-      state.parts.push(part)
-      if (state.tail) garbage.push(state.tail.key)
-      state.tail = undefined
-      await saveAndCollect()
+      const flight: Flight = { n, size, controller: new AbortController(), settled: false }
+      flights.push(flight)
+      const onAbort = (): void => flight.controller.abort(signal!.reason)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.uploadPart(id, mpu, n, bytes.subarray(0, size), flight.controller.signal).then(
+        (etag) => {
+          flight.etag = etag
+        },
+        (err) => {
+          flight.error = err ?? new Error(`S3Store: UploadPart ${n} failed`)
+        },
+      ).finally(() => {
+        signal?.removeEventListener('abort', onAbort)
+        flight.settled = true
+        pool.push(bytes)
+        if (flight.error !== undefined) fail(flight.error, n)
+        confirm()
+        notify()
+      })
+    }
+    /** Waits for the parts in flight and the state writes; rejects with the first S3 failure. */
+    const settle = async (): Promise<void> => {
+      await drain()
+      await saves
+      if (failure) throw failure.err
     }
     /** Stores what is pending: as the last part when it ends the upload, else as the new tail. */
     const storeRest = async (): Promise<void> => {
+      if (fresh > 0 && !stage && state.mpu && state.upload.length !== undefined && end === state.upload.length) {
+        await sendPart(pendingSize)
+        return settle()
+      }
+      // The tail comes after every part: the offset is the run of parts, then the tail.
+      await settle()
       if (fresh === 0) return
-      if (!stage && state.mpu && state.upload.length !== undefined && end === state.upload.length) return storePart(pendingSize)
       const key = this.tailKey(id)
       const bytes = buffer!.subarray(0, pendingSize)
-      await s3(() => this.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length }), signal))
+      await s3(() => this.send(this.bytesCommand(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length })), signal))
       const tail = { key, size: bytes.length }
       pendingSize = 0
       fresh = 0
@@ -282,12 +412,14 @@ export class S3Store implements DataStore {
       }
       if (state.tail) garbage.push(state.tail.key)
       state.tail = tail
-      await saveAndCollect()
+      persist()
+      await settle()
     }
 
     try {
       for await (const chunk of body) {
         signal?.throwIfAborted()
+        if (failure) throw failure.err
         if (chunk.length === 0) continue
         if (!tailRead) {
           tailRead = true
@@ -296,38 +428,44 @@ export class S3Store implements DataStore {
               // Only another writer deletes a tail the state names (after writing a state that no longer does).
               throw isNotFound(err) ? lockLost('its tail was replaced by another writer') : err
             })
-            buffer = Buffer.allocUnsafe(partSize)
+            buffer = take()
             tail.copy(buffer)
             pendingSize = tail.length
           }
         }
-        buffer ??= Buffer.allocUnsafe(partSize)
         // Copied into the part: the socket's buffers are not ours to keep.
         for (let at = 0; at < chunk.length; ) {
+          buffer ??= take()
           const n = chunk.copy(buffer, pendingSize, at)
           at += n
           pendingSize += n
           fresh += n
           end += n
-          if (pendingSize === partSize) await storePart(partSize)
+          if (pendingSize === partSize) await sendPart(partSize)
         }
       }
       signal?.throwIfAborted()
       await storeRest()
     } catch (err) {
       // The body failed (the client went away): the bytes it gave count, once stored. Not when S3 failed (what
-      // was stored stands) nor when the lock is lost (nothing more may be written).
-      if (!staged && !s3Failed && !signal?.aborted) await storeRest().catch((e) => debug('%s: keeping the rest failed: %s', id, (e as Error)?.message))
+      // was stored and confirmed stands) nor when the lock is lost (nothing more may be written).
+      const keep = !staged && !saveFailed && !signal?.aborted
+      if (keep && !failure) await storeRest().catch((e) => debug('%s: keeping the rest failed: %s', id, (e as Error)?.message))
+      // Nothing goes on once this rejects. Parts before a failed one may still finish and count (parts after it
+      // were aborted when it failed); when nothing more may be written, every part in flight is aborted.
+      if (!keep) for (const f of flights) if (!f.settled) f.controller.abort()
+      await drain()
+      await saves
       throw err
     }
     if (stage && end > offset) {
       state.stage = stage
-      await saveAndCollect()
+      await this.save(id, loaded, 'change', false)
+      await this.deleteQuietly(garbage)
     }
     debug('%s: %d bytes at %d%s (%d parts)', id, end - offset, offset, staged ? ' staged' : '', state.parts.length)
     return end
   }
-
   async commit(id: string, offset: number): Promise<number> {
     const loaded = await this.must(id)
     const { state } = loaded
@@ -701,9 +839,26 @@ export class S3Store implements DataStore {
     return this.client.send(command as any, signal ? { abortSignal: signal } : {}) as Promise<T>
   }
 
+  /** A command carrying bytes: marked UNSIGNED-PAYLOAD unless signPayload (its own stack: the client is untouched). */
+  private bytesCommand<C extends object>(command: C): C {
+    if (this.signPayload) return command
+    const stack = (command as { middlewareStack?: { add(fn: unknown, options: object): void } }).middlewareStack
+    stack?.add(
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      (next: any) => (args: any) => {
+        if (args.request?.headers) args.request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+        return next(args)
+      },
+      { step: 'build', name: 'tusUnsignedPayload' },
+    )
+    return command
+  }
+
   private async uploadPart(id: string, uploadId: string, n: number, bytes: Buffer, signal?: AbortSignal): Promise<string> {
     const res = await this.send<{ ETag?: string }>(
-      new this.sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.key(id), UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length }),
+      this.bytesCommand(
+        new this.sdk.UploadPartCommand({ Bucket: this.bucket, Key: this.key(id), UploadId: uploadId, PartNumber: n, Body: bytes, ContentLength: bytes.length }),
+      ),
       signal,
     )
     if (!res.ETag) throw new Error(`S3Store: UploadPart ${n} of ${id} answered no ETag`)

@@ -158,6 +158,117 @@ describe.skipIf(!rgw)(`S3Store on Ceph RGW${skip ? ` (${skip})` : ''}`, () => {
     expect(sha256(await readAll(await store.read(d.id)))).toBe(sha256(data))
   })
 
+  it('pipelines parts: a failed middle part counts nothing after it, though a later part was stored', async () => {
+    const store = rgw!.store({ partSize: 5 * MiB, partConcurrency: 3 })
+    let thirdStored!: () => void
+    const third = new Promise<void>((r) => (thirdStored = r))
+    const sent: number[] = []
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'UploadPartCommand') return next(args)
+        const n = (args.input as { PartNumber: number }).PartNumber
+        sent.push(n)
+        // Part 2 fails only once part 3 is stored: part 3 ended well before part 2 ended badly.
+        if (n === 2 && sent.filter((x) => x === 2).length === 1) {
+          await third
+          throw new Error('injected failure of part 2')
+        }
+        const out = await next(args)
+        if (n === 3) thirdStored()
+        return out
+      },
+      { step: 'initialize', name: 'failPart2' },
+    )
+    const data = randomBytes(23 * MiB)
+    const d = draft(data.length)
+    await store.create(d)
+    await expect(store.write(d.id, 0, chunks(data))).rejects.toThrow('injected failure of part 2')
+    // Parts 1 to 3 were in flight together; only part 1 counts, not part 3 (stored) nor anything after it.
+    expect(sent.slice(0, 3).sort()).toEqual([1, 2, 3])
+    expect((await store.get(d.id))!.offset).toBe(5 * MiB)
+    const state = JSON.parse(await stateText(store, d.id)) as { parts: { n: number }[]; tail?: unknown }
+    expect(state.parts.map((p) => p.n)).toEqual([1])
+    expect(state.tail).toBeUndefined()
+    // Resumed from there: parts 2 and 3 are sent again, and the object is whole.
+    expect(await store.write(d.id, 5 * MiB, chunks(data.subarray(5 * MiB)))).toBe(data.length)
+    await store.finish(d.id)
+    expect(sha256(await readAll(await store.read(d.id)))).toBe(sha256(data))
+  })
+
+  it('keeps at most partConcurrency parts in flight and partConcurrency + 1 part buffers per PATCH', async () => {
+    for (const partConcurrency of [1, 2]) {
+      const store = rgw!.store({ partSize: 5 * MiB, partConcurrency })
+      let inFlight = 0
+      let most = 0
+      store.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName !== 'UploadPartCommand') return next(args)
+          most = Math.max(most, ++inFlight)
+          try {
+            return await next(args)
+          } finally {
+            inFlight--
+          }
+        },
+        { step: 'initialize', name: 'countParts' },
+      )
+      const data = randomBytes(64 * MiB)
+      const d = draft(data.length)
+      await store.create(d)
+      expect(await store.write(d.id, 0, chunks(data))).toBe(data.length)
+      expect(most).toBe(partConcurrency)
+      expect(store.partBuffersAllocated).toBeLessThanOrEqual(partConcurrency + 1)
+      await store.finish(d.id)
+      expect(sha256(await readAll(await store.read(d.id)))).toBe(sha256(data))
+    }
+  })
+
+  it('stops at once when the signal aborts while parts are in flight, counting no part sent after', async () => {
+    const store = rgw!.store({ partSize: 5 * MiB, partConcurrency: 3 })
+    const abort = new AbortController()
+    let parts = 0
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        // The lock is lost as the third part is sent.
+        if (context.commandName === 'UploadPartCommand' && ++parts === 3) abort.abort(new Error('lock lost'))
+        return next(args)
+      },
+      { step: 'initialize', name: 'loseLock' },
+    )
+    const data = randomBytes(40 * MiB)
+    const d = draft(data.length)
+    await store.create(d)
+    const t = performance.now()
+    await expect(store.write(d.id, 0, chunks(data), { signal: abort.signal })).rejects.toThrow('lock lost')
+    expect(performance.now() - t).toBeLessThan(10_000)
+    expect(parts).toBe(3)
+    const offset = (await store.get(d.id))!.offset
+    expect([0, 5 * MiB, 10 * MiB]).toContain(offset)
+  })
+
+  it('sends parts as UNSIGNED-PAYLOAD (no SHA-256 of the bytes) unless signPayload', async () => {
+    for (const signPayload of [false, true]) {
+      const store = rgw!.store({ partSize: 5 * MiB, signPayload })
+      const hashes: string[] = []
+      store.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const headers = (args.request as { headers: Record<string, string> }).headers
+          if (context.commandName === 'UploadPartCommand') hashes.push(headers['x-amz-content-sha256'])
+          return next(args)
+        },
+        { step: 'finalizeRequest', name: 'seeHash', priority: 'low' },
+      )
+      const data = randomBytes(11 * MiB)
+      const d = draft(data.length)
+      await store.create(d)
+      expect(await store.write(d.id, 0, chunks(data))).toBe(data.length)
+      expect(hashes).toHaveLength(3)
+      for (const h of hashes) expect(h === 'UNSIGNED-PAYLOAD').toBe(!signPayload)
+      await store.finish(d.id)
+      expect(sha256(await readAll(await store.read(d.id)))).toBe(sha256(data))
+    }
+  })
+
   it('answers a HEAD with exactly one GetObject, whatever the part count', async () => {
     const store = rgw!.store({ partSize: 5 * MiB })
     const d = draft(40 * MiB)
@@ -267,6 +378,8 @@ describe.skipIf(!rgw)(`S3Store on Ceph RGW${skip ? ` (${skip})` : ''}`, () => {
     const config = rgw!.config
     expect(() => new S3Store({ bucket: 'b', client: config, partSize: 4 * MiB })).toThrow(/partSize/)
     expect(() => new S3Store({ bucket: '', client: config })).toThrow(/bucket/)
+    expect(() => new S3Store({ bucket: 'b', client: config, partConcurrency: 0 })).toThrow(/partConcurrency/)
+    expect(new S3Store({ bucket: 'b', client: config }).partConcurrency).toBe(4)
     const store = new S3Store({ bucket: 'b', client: config })
     expect(store.partSizeFor(100)).toBe(8 * MiB)
     // 5 TiB in at most 10,000 parts of whole MiB.
