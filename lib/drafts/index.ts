@@ -9,7 +9,6 @@ import { TusError } from '../errors.js'
 import { handleGet } from '../handlers/get.js'
 import { admitUpload } from '../handlers/access.js'
 import { reply } from '../context.js'
-import { storeCan } from '../stores/data-store.js'
 import { replyAfterBody } from '../lifecycle/receive.js'
 import { booleanField } from './headers.js'
 import { draftDelete, draftHead, draftOptions } from './head.js'
@@ -48,7 +47,6 @@ async function dispatch(ctx: Context): Promise<void> {
     case 'DELETE':
       return draftDelete(ctx, id)
     case 'GET':
-      if (!storeCan(ctx.options.store, 'read')) throw new TusError('METHOD_NOT_ALLOWED')
       return handleGet(ctx, id)
   }
 }
