@@ -4,11 +4,11 @@
  * (by uploadUrl and through URL storage), and with a deferred length; stored bytes compared by sha256.
  */
 import { Readable } from 'node:stream'
-import type { PreviousUpload, UploadOptions, UrlStorage } from 'tus-js-client'
+import type { UploadOptions } from 'tus-js-client'
 import { describe, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { idOf } from '../helpers/tus.js'
-import { upload, type Source } from '../interop/client.js'
+import { memoryUrlStorage, upload, uploadThenAbort, type Source } from '../interop/client.js'
 import { useInteropServer } from '../interop/tus-server.js'
 
 const KB = 1024
@@ -16,36 +16,6 @@ const KB = 1024
 /** tus-js-client 4.3's type declarations do not list `protocol` yet, though the client reads it. */
 const speaks = (protocol: string): Partial<UploadOptions> => ({ protocol }) as Partial<UploadOptions>
 
-function uploadThenAbort(data: Buffer, options: Parameters<typeof upload>[1], chunks: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let done = 0
-    let current: import('tus-js-client').Upload
-    upload(data, {
-      ...options,
-      onChunkComplete: () => {
-        if (++done === chunks) {
-          const url = current.url!
-          current.abort().then(() => resolve(url), reject)
-        }
-      },
-    }, (u) => (current = u)).then(() => reject(new Error('upload finished before it was aborted')), reject)
-  })
-}
-
-function memoryUrlStorage(): UrlStorage {
-  const entries = new Map<string, PreviousUpload & { fingerprint: string }>()
-  let next = 0
-  return {
-    findAllUploads: async () => [...entries.values()],
-    findUploadsByFingerprint: async (fp) => [...entries.entries()].filter(([, u]) => u.fingerprint === fp).map(([key, u]) => ({ ...u, urlStorageKey: key })),
-    removeUpload: async (key) => void entries.delete(key),
-    addUpload: async (fp, u) => {
-      const key = `upload-${next++}`
-      entries.set(key, { ...u, fingerprint: fp })
-      return key
-    },
-  }
-}
 
 describe.each([
   ['ietf-draft-03', '5'],

@@ -2,47 +2,14 @@
  * tus-js-client resuming: after abort() (by URL, and through its URL storage), and across a server restart
  * on the same port and FileStore directory. A resumed upload re-sends only what the server does not have.
  */
-import type { PreviousUpload, UrlStorage } from 'tus-js-client'
 import { describe, expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { upload } from './client.js'
+import { memoryUrlStorage, upload, uploadThenAbort } from './client.js'
 import { idOf } from '../helpers/tus.js'
 import { useInteropServer } from './tus-server.js'
 
 const MB = 1024 * 1024
 
-/** Starts an upload and aborts it once `chunks` chunks were accepted; resolves with its URL. */
-function uploadThenAbort(data: Buffer, options: Parameters<typeof upload>[1], chunks: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let done = 0
-    let current: import('tus-js-client').Upload
-    upload(data, {
-      ...options,
-      onChunkComplete: () => {
-        if (++done === chunks) {
-          const url = current.url!
-          current.abort().then(() => resolve(url), reject)
-        }
-      },
-    }, (u) => (current = u)).then(() => reject(new Error('upload finished before it was aborted')), reject)
-  })
-}
-
-/** A UrlStorage kept in memory (tus-js-client's Node default stores nothing). */
-function memoryUrlStorage(): UrlStorage {
-  const entries = new Map<string, PreviousUpload & { fingerprint: string }>()
-  let next = 0
-  return {
-    findAllUploads: async () => [...entries.values()],
-    findUploadsByFingerprint: async (fp) => [...entries.entries()].filter(([, u]) => u.fingerprint === fp).map(([key, u]) => ({ ...u, urlStorageKey: key })),
-    removeUpload: async (key) => void entries.delete(key),
-    addUpload: async (fp, u) => {
-      const key = `upload-${next++}`
-      entries.set(key, { ...u, fingerprint: fp })
-      return key
-    },
-  }
-}
 
 describe('tus-js-client resuming', () => {
   const server = useInteropServer()
