@@ -128,6 +128,12 @@ async function driveSet(origin: string, set: ConcatSet): Promise<void> {
   }
 }
 
+/** Resolves once a part's PATCH started after `before` were sent (or after half a second, or `stop`). */
+async function patchStarted(before: number, stop: { done: boolean }): Promise<void> {
+  const deadline = Date.now() + 500
+  while (!stop.done && (counter.sent['part-patch'] ?? 0) <= before && Date.now() < deadline) await sleep(1)
+}
+
 const tempOf = (final: Final): string => `.${final.path.split('/').pop()}.concat.tmp`
 
 /** Resolves once a new assembly temp file that `wanted` picks appears (or `stop` says so). */
@@ -164,10 +170,17 @@ it(`final uploads survive ${KILLS} SIGKILLs around their assembly`, { timeout: 9
     const stop = { done: false }
     const work = Promise.all(sets.filter((s) => !s.done).map((s) => driveSet(start.origin, s)))
     // Half of the kills wait for an assembly to start writing (in turn one in a final's POST, one in the
-    // background after a part's last PATCH), the others come at a random moment.
+    // background after a part's last PATCH).
     const background = new Set(sets.flatMap((s) => (s.mode === 'background' && s.final ? [tempOf(s.final)] : [])))
     const wanted = kills % 4 === 0 ? (n: string) => !known.has(n) && !background.has(n) : (n: string) => !known.has(n) && background.has(n)
-    const trigger = kills % 2 === 0 ? tempAppears(wanted, stop).then(() => sleep(Math.random() * 4)) : sleep(5 + Math.random() * 150)
+    // The others come at a random moment, or (every fourth) just after a part's PATCH started sending.
+    const patches = counter.sent['part-patch'] ?? 0
+    const trigger =
+      kills % 2 === 0
+        ? tempAppears(wanted, stop).then(() => sleep(Math.random() * 4))
+        : kills % 4 === 3
+          ? patchStarted(patches, stop).then(() => sleep(Math.random() * 3))
+          : sleep(5 + Math.random() * 150)
     await Promise.race([work, trigger])
     await start.kill()
     stop.done = true
