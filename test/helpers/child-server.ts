@@ -1,6 +1,8 @@
 /** A FileStore tus server in a child process (test/fixtures/file-server.mjs), which tests may SIGKILL. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll } from 'vitest'
+import { tempDir } from './server.js'
 
 const script = fileURLToPath(new URL('../fixtures/file-server.mjs', import.meta.url))
 
@@ -49,4 +51,29 @@ export function startChildServer(directory: string, port = 0, env: Record<string
       })
     })
   })
+}
+
+/**
+ * For a crash test file: a temp directory for the whole file, and `start()` for a child server on it. After the
+ * file, the last server started is killed and the directory removed.
+ */
+export function useCrashDirectory(prefix: string): { readonly path: string; start(env?: Record<string, string>): Promise<ChildServer> } {
+  let dir: { path: string; remove(): Promise<void> } | undefined
+  let child: ChildServer | undefined
+  beforeAll(async () => {
+    dir = await tempDir(prefix)
+  })
+  afterAll(async () => {
+    await child?.kill()
+    await dir?.remove()
+  })
+  return {
+    get path() {
+      return dir!.path
+    },
+    async start(env = {}) {
+      child = await startChildServer(dir!.path, 0, env)
+      return child
+    },
+  }
 }

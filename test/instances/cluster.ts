@@ -4,24 +4,17 @@
  * missing), and what they printed.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { freePort } from '../helpers/free-port.js'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const fixture = join(root, 'test/fixtures/instance-server.mjs')
 const balancerScript = join(root, 'scripts/balancer.sh')
+export { freePort }
+
 const installScript = join(root, 'scripts/install-haproxy.sh')
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Installs HAProxy when missing; resolves with why it cannot be had, or undefined when it is there. */
 export function haproxyUnavailable(): Promise<string | undefined> {

@@ -8,7 +8,7 @@ import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TusError, type Lock } from 'tus-middleware'
 import { until } from '../helpers/raw.js'
-import { adminClient, Lockers, Proxy, REDIS_URL, redisReachable, removeKeys, uniquePrefix, type Admin } from './redis.js'
+import { adminClient, Lockers, Proxy, REDIS_URL, redisReachable, rejection, removeKeys, uniquePrefix, type Admin } from './redis.js'
 
 const reachable = await redisReachable()
 const prefix = uniquePrefix()
@@ -23,14 +23,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'
   return Promise.race([promise, sleep(ms).then(() => 'pending' as const)])
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TusError> {
-  try {
-    await promise
-  } catch (err) {
-    return err as TusError
-  }
-  throw new Error('expected a rejection')
-}
 
 describe.skipIf(!reachable)('RedisLocker', () => {
   beforeAll(async () => {

@@ -7,18 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TusError, type Lock } from 'tus-middleware'
 import { RedisLocker } from '../../lib/redis/index.js'
-import { freePort, hasRedisServer, PrivateRedis } from './redis.js'
+import { freePort, hasRedisServer, PrivateRedis, rejection } from './redis.js'
 
 const opts = (timeout = 10_000) => ({ timeout, onReleaseRequested: () => {} })
 
-async function rejection(promise: Promise<unknown>): Promise<TusError> {
-  try {
-    await promise
-  } catch (err) {
-    return err as TusError
-  }
-  throw new Error('expected a rejection')
-}
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { TusError } from '../../lib/errors.js'
 import { createClient } from 'redis'
 import { RedisLocker, type RedisLockerOptions } from '../../lib/redis/index.js'
 
@@ -117,13 +118,16 @@ export class Proxy {
 /** Whether `redis-server` can be run. */
 export const hasRedisServer = (): boolean => spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
 
-/** A free loopback port (free when this returns). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+export { freePort } from '../helpers/free-port.js'
+
+/** The error a promise rejects with; throws when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<TusError> {
+  try {
+    await promise
+  } catch (err) {
+    return err as TusError
+  }
+  throw new Error('expected a rejection')
 }
 
 /** A redis-server of the test's own (no persistence) on `port`, which it can kill without disturbing anyone. */

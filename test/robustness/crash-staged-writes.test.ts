@@ -9,12 +9,11 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
-import { startChildServer, type ChildServer } from '../helpers/child-server.js'
+import { useCrashDirectory, type ChildServer } from '../helpers/child-server.js'
 import { acknowledge, CutCounter, header, send, verifyUpload, type SendOptions, type Tracked } from '../helpers/crash-client.js'
 import { sleep } from '../helpers/raw.js'
-import { tempDir } from '../helpers/server.js'
 
 const DIST = fileURLToPath(new URL('../../dist/esm/index.js', import.meta.url))
 const KILLS = 24
@@ -47,20 +46,8 @@ function pickKind(remaining: number): Exclude<Kind, 'create' | 'head'> {
 }
 
 const counter = new CutCounter()
-let dir: Awaited<ReturnType<typeof tempDir>>
-let child: ChildServer | undefined
-beforeAll(async () => {
-  dir = await tempDir('tus-crash-staged-')
-})
-afterAll(async () => {
-  await child?.kill()
-  await dir.remove()
-})
-
-async function start(): Promise<ChildServer> {
-  child = await startChildServer(dir.path)
-  return child
-}
+const dir = useCrashDirectory('tus-crash-staged-')
+const start = (): Promise<ChildServer> => dir.start()
 
 /** The PATCH of one kind for `chunk` at `offset`. */
 function patchRequest(upload: Tracked, offset: number, chunk: Buffer, kind: Exclude<Kind, 'create' | 'head'>): SendOptions {

@@ -7,13 +7,12 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { randomData, sha256 } from '../helpers/bytes.js'
 import { sleep } from '../helpers/raw.js'
-import { tempDir } from '../helpers/server.js'
 import { TUS } from '../helpers/tus.js'
 import { lastRecord } from '../../lib/stores/record-file.js'
-import { startChildServer, type ChildServer } from '../helpers/child-server.js'
+import { useCrashDirectory, type ChildServer } from '../helpers/child-server.js'
 
 const DIST = fileURLToPath(new URL('../../dist/esm/index.js', import.meta.url))
 const KILLS = 24
@@ -29,20 +28,8 @@ interface Source {
 /** Requests cut short by a kill: proof that kills land mid-upload, not between uploads. */
 let interrupted = 0
 
-let dir: Awaited<ReturnType<typeof tempDir>>
-let child: ChildServer | undefined
-beforeAll(async () => {
-  dir = await tempDir('tus-crash-')
-})
-afterAll(async () => {
-  await child?.kill()
-  await dir.remove()
-})
-
-async function start(): Promise<ChildServer> {
-  child = await startChildServer(dir.path)
-  return child
-}
+const dir = useCrashDirectory('tus-crash-')
+const start = (): Promise<ChildServer> => dir.start()
 
 /** The offset and stored bytes of an upload agree with its source. */
 async function verify(origin: string, source: Source): Promise<number> {

@@ -6,9 +6,9 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterAll } from 'vitest'
+import { freePort } from '../helpers/free-port.js'
 import { S3Store, type S3StoreOptions } from '../../lib/s3/index.js'
 
 const script = fileURLToPath(new URL('../../scripts/ceph-s3.sh', import.meta.url))
@@ -25,17 +25,8 @@ export interface Rgw {
 
 export type RgwOrSkip = { rgw: Rgw; skip?: undefined } | { rgw?: undefined; skip: string }
 
-const SKIP = 'Ceph RGW not available: run scripts/install-ceph.sh; skipping S3Store tests'
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
+const SKIP = 'Ceph RGW not available: run scripts/install-ceph.sh; skipping S3Store tests'
 
 const run = (args: string[], env: Record<string, string>): Promise<string> =>
   new Promise((resolve, reject) => {
