@@ -42,6 +42,9 @@ export class Instance {
   process!: ChildProcess
   /** Everything printed on stdout by every process this instance ran (it may be killed and started again). */
   private text = ''
+  /** The same lines, each with the time it arrived: what a failed test prints. */
+  private readonly timed: Array<[number, string]> = []
+  private partial = ''
 
   constructor(readonly name: string, readonly port: number, private readonly env: Record<string, string>) {}
 
@@ -52,17 +55,26 @@ export class Instance {
         stdio: ['ignore', 'pipe', 'inherit'],
       })
       this.process = child
+      this.partial = ''
       const before = this.text.length
       child.once('error', reject)
       child.once('exit', (code, signal) => reject(new Error(`${this.name} exited early (${code ?? signal})`)))
       child.stdout!.on('data', (d) => {
         this.text += d
+        const lines = (this.partial + d).split('\n')
+        this.partial = lines.pop()!
+        for (const line of lines) this.timed.push([Date.now(), `${this.name}: ${line}`])
         if (/^listening \d+$/m.test(this.text.slice(before))) {
           child.removeAllListeners('exit')
           resolve()
         }
       })
     })
+  }
+
+  /** Lines printed at or after `since` (ms since the epoch), with their times. */
+  linesSince(since: number): Array<[number, string]> {
+    return this.timed.filter(([t]) => t >= since)
   }
 
   events(): Event[] {

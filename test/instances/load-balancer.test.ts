@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Upload } from 'tus-js-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest'
 import { sha256 } from '../helpers/bytes.js'
 import { idOf, OCTET, pathOf, TUS } from '../helpers/tus.js'
 import { upload } from '../interop/client.js'
@@ -37,11 +37,26 @@ let dir: string
 const expected = new Map<string, string>()
 
 const events = () => instances.flatMap((i) => i.events())
+
+/** What the test saw (client retries, the kill), with times; printed with the instances' lines when a test fails. */
+let notes: Array<[number, string]> = []
+const note = (line: string) => notes.push([Date.now(), `test: ${line}`])
+function printTimeline(since: number): void {
+  const lines = [...notes, ...instances.flatMap((i) => i.linesSince(since))].filter(([, l]) => !l.includes(': s3 '))
+  lines.sort((a, b) => a[0] - b[0])
+  console.log(`timeline of the failed test (ms since it started):\n${lines.map(([t, l]) => `${t - since} ${l}`).join('\n')}`)
+}
+/** tus-js-client's retry hook: the default decision (retry unless a 4xx other than 409/423), noted. */
+const noteRetry = (err: Error & { originalResponse?: { getStatus(): number } | null }) => {
+  const status = err.originalResponse?.getStatus() ?? 0
+  note(`client retries after: ${err.message.slice(0, 160)}`)
+  return !(status >= 400 && status < 500 && status !== 409 && status !== 423)
+}
 const servedBy = (method: string, path: string) =>
   new Set(events().filter((e) => e.kind === 'req' && e.words[0] === method && e.words[1] === path).map((e) => e.instance))
 
 async function readBack(url: string): Promise<Buffer> {
-  const res = await fetch(url, { headers: TUS })
+  const res = await fetch(url, { headers: TUS, signal: AbortSignal.timeout(30_000) })
   expect(res.status).toBe(200)
   return Buffer.from(await res.arrayBuffer())
 }
@@ -71,6 +86,12 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
     balancer = await Balancer.start(instances.map((i) => i.port), join(dir, 'haproxy.cfg'))
   })
 
+  beforeEach(() => {
+    const since = Date.now()
+    notes = []
+    onTestFailed(() => printTimeline(since))
+  })
+
   afterAll(async () => {
     await balancer?.stop()
     await Promise.all(instances.map((i) => i.kill('SIGTERM')))
@@ -82,7 +103,7 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
 
   it('tus-js-client uploads in chunks that are no multiple of the part size, each PATCH to the next instance', async () => {
     const data = randomBytes(17 * MiB + 4321)
-    const url = await upload(data, { endpoint: balancer.url, chunkSize: 7 * MiB + 1, retryDelays: RETRIES })
+    const url = await upload(data, { endpoint: balancer.url, chunkSize: 7 * MiB + 1, retryDelays: RETRIES, onShouldRetry: noteRetry })
     expect(servedBy('PATCH', pathOf(url)).size).toBe(3)
     await check(url, data)
   })
@@ -105,14 +126,14 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
     expect(Number(head.headers.get('upload-offset'))).toBeGreaterThanOrEqual(2 * chunkSize)
     const posts = events().filter((e) => e.kind === 'req' && e.words[0] === 'POST').length
 
-    expect(await upload(data, { endpoint: balancer.url, uploadUrl: url, chunkSize, retryDelays: RETRIES })).toBe(url)
+    expect(await upload(data, { endpoint: balancer.url, uploadUrl: url, chunkSize, retryDelays: RETRIES, onShouldRetry: noteRetry })).toBe(url)
     expect(events().filter((e) => e.kind === 'req' && e.words[0] === 'POST').length).toBe(posts)
     await check(url, data)
   })
 
   it('uploads in three parallel parts and concatenates them (parts and final on different instances)', async () => {
     const data = randomBytes(18 * MiB + 99)
-    const url = await upload(data, { endpoint: balancer.url, parallelUploads: 3, retryDelays: RETRIES })
+    const url = await upload(data, { endpoint: balancer.url, parallelUploads: 3, retryDelays: RETRIES, onShouldRetry: noteRetry })
     await check(url, data)
   })
 
@@ -124,6 +145,7 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
       uploadLengthDeferred: true,
       chunkSize: 6 * MiB + 5,
       retryDelays: RETRIES,
+      onShouldRetry: noteRetry,
     })
     await check(url, data)
   })
@@ -185,10 +207,12 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
       const instance = instances.find((i) => i.callsDuring(request)?.includes('UploadPartCommand'))
       if (!instance) return
       killed = { instance, request }
+      note(`SIGKILL ${instance.name}`)
       killing = instance.kill('SIGKILL')
     }, 2)
-    const url = await upload(data, { endpoint: balancer.url, chunkSize: 21 * MiB + 1, retryDelays: RETRIES }, (u) => (current = u))
-      .finally(() => clearInterval(watch))
+    const options = { endpoint: balancer.url, chunkSize: 21 * MiB + 1, retryDelays: RETRIES, onShouldRetry: noteRetry }
+    const url = await upload(data, options, (u) => (current = u)).finally(() => clearInterval(watch))
+    note('upload finished')
     await killing
     expect(killed).toBeDefined()
     const { instance, request } = killed!
@@ -203,14 +227,16 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
 
     // Started again on its port, it gets requests again once HAProxy's health check sees it up.
     await instance.start()
+    note('restarted')
     const before = instance.events().length
     for (let i = 0; i < 50 && instance.events().length === before; i++) {
-      await fetch(url, { method: 'HEAD', headers: TUS })
+      await fetch(url, { method: 'HEAD', headers: TUS, signal: AbortSignal.timeout(10_000) })
       await new Promise((r) => setTimeout(r, 50))
     }
     expect(instance.events().length).toBeGreaterThan(before)
     expect(balancer.log()).toContain(`Server ${server} is UP`)
-  })
+    // Its lease (LEASE_MS) runs out, the client retries, the instance restarts: on a loaded machine, some seconds.
+  }, 120_000)
 
   it('fired `completed` exactly once per upload, summed over the instances', () => {
     const counts = new Map<string, number>()
