@@ -15,6 +15,12 @@ import { lockLost, type Loaded, type Stage, type State } from './state.js'
 
 const debug = createDebug('tus-middleware:s3')
 
+/**
+ * During a write, the state (the parts confirmed) is written at most this often, and always at its end: one small
+ * conditional PUT per part would cost the S3 service about as much as a part every few dozen.
+ */
+const STATE_INTERVAL_MS = 1000
+
 /** What a write needs of the store. */
 export interface PartWriterStore {
   readonly s3: S3Calls
@@ -77,6 +83,12 @@ export class PartWriter {
    */
   private saves: Promise<void> = Promise.resolve()
   private saveQueued = false
+  /** Parts were confirmed since the last state write started. */
+  private dirty = false
+  /** When the last state write started (ms since the epoch). */
+  private lastSave = 0
+  /** A deferred state write (persist). */
+  private timer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly store: PartWriterStore,
@@ -144,7 +156,7 @@ export class PartWriter {
       // were aborted when it failed); when nothing more may be written, every part in flight is aborted.
       if (!keep) for (const f of this.flights) if (!f.settled) f.controller.abort()
       await this.drain()
-      await this.saves
+      await this.flush()
       throw err
     }
     const { stage, end } = this
@@ -190,12 +202,31 @@ export class PartWriter {
     }
   }
 
-  private persist(): void {
-    if (this.stage || this.saveQueued) return
+  /**
+   * Writes the state with the parts confirmed so far: at once when none was written for STATE_INTERVAL_MS, else
+   * when that much time has passed, and always before the write resolves or rejects (flush). Parts confirmed
+   * since the last state write are lost with the process (the client sends them again); none was acknowledged.
+   */
+  private persist(now = false): void {
+    if (this.stage) return
+    this.dirty = true
+    const wait = this.lastSave + STATE_INTERVAL_MS - Date.now()
+    if (!now && wait > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined
+        if (this.dirty) this.persist(true)
+      }, wait)
+      return
+    }
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.saveQueued) return
     this.saveQueued = true
     this.saves = this.saves.then(async () => {
       this.saveQueued = false
       if (this.saveFailed || this.signal?.aborted) return
+      this.dirty = false
+      this.lastSave = Date.now()
       try {
         await this.store.save(this.id, this.loaded, true)
       } catch (err) {
@@ -207,6 +238,12 @@ export class PartWriter {
       this.garbage = []
       await this.store.s3.deleteQuietly(keys)
     })
+  }
+
+  /** Writes what persist() deferred, and waits for every state write. */
+  private async flush(): Promise<void> {
+    if (this.dirty) this.persist(true)
+    await this.saves
   }
 
   /** Records the parts that ended, in order, up to the first that is still in flight or failed. */
@@ -278,7 +315,7 @@ export class PartWriter {
   /** Waits for the parts in flight and the state writes; rejects with the first S3 failure. */
   private async settle(): Promise<void> {
     await this.drain()
-    await this.saves
+    await this.flush()
     if (this.failure) throw this.failure.err
   }
 
@@ -289,9 +326,11 @@ export class PartWriter {
       await this.sendPart(this.pendingSize)
       return this.settle()
     }
-    // The tail comes after every part: the offset is the run of parts, then the tail.
-    await this.settle()
-    if (this.fresh === 0) return
+    // The tail comes after every part: the offset is the run of parts, then the tail. One state write names both
+    // (the old tail is deleted only after it).
+    await this.drain()
+    if (this.failure) throw this.failure.err
+    if (this.fresh === 0) return this.settle()
     const key = store.tailKey(this.id)
     const bytes = this.buffer!.subarray(0, this.pendingSize)
     await this.call(() =>
