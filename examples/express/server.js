@@ -22,6 +22,8 @@ if (env.TUS_STORE === 's3') {
       region: env.S3_REGION ?? 'us-east-1',
       forcePathStyle: true,
       credentials: { accessKeyId: env.S3_ACCESS_KEY, secretAccessKey: env.S3_SECRET_KEY },
+      // Fail an S3 call that gets no answer instead of waiting forever (the SDK has no default).
+      requestHandler: { connectionTimeout: 5000, socketTimeout: 60000 },
     },
   })
 } else if (env.TUS_STORE && env.TUS_STORE !== 'file') {
