@@ -16,7 +16,7 @@ import { lockLost, type Loaded, type Stage, type State } from './state.js'
 const debug = createDebug('tus-middleware:s3')
 
 /**
- * During a write, the state (the parts confirmed) is written at most this often, and always at its end: one small
+ * During a write, a state write (the parts confirmed) starts at most this often, and one more ends it: one small
  * conditional PUT per part would cost the S3 service about as much as a part every few dozen.
  */
 const STATE_INTERVAL_MS = 1000
@@ -83,10 +83,10 @@ export class PartWriter {
    */
   private saves: Promise<void> = Promise.resolve()
   private saveQueued = false
-  /** Parts were confirmed since the last state write started. */
+  /** The state changed (parts confirmed, a new tail) since the last state write started. */
   private dirty = false
-  /** When the last state write started (ms since the epoch). */
-  private lastSave = 0
+  /** When the last state write started (performance.now(): monotonic, unlike the wall clock). */
+  private lastSave = -Infinity
   /** A deferred state write (persist). */
   private timer: NodeJS.Timeout | undefined
 
@@ -203,14 +203,15 @@ export class PartWriter {
   }
 
   /**
-   * Writes the state with the parts confirmed so far: at once when none was written for STATE_INTERVAL_MS, else
-   * when that much time has passed, and always before the write resolves or rejects (flush). Parts confirmed
+   * Writes the state with the parts confirmed so far: at once when no state write started in the last
+   * STATE_INTERVAL_MS, else when that much time has passed since the last one started, and always before the
+   * write resolves or rejects (flush). Parts confirmed
    * since the last state write are lost with the process (the client sends them again); none was acknowledged.
    */
   private persist(now = false): void {
     if (this.stage) return
     this.dirty = true
-    const wait = this.lastSave + STATE_INTERVAL_MS - Date.now()
+    const wait = this.lastSave + STATE_INTERVAL_MS - performance.now()
     if (!now && wait > 0) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined
@@ -226,7 +227,7 @@ export class PartWriter {
       this.saveQueued = false
       if (this.saveFailed || this.signal?.aborted) return
       this.dirty = false
-      this.lastSave = Date.now()
+      this.lastSave = performance.now()
       try {
         await this.store.save(this.id, this.loaded, true)
       } catch (err) {
@@ -328,7 +329,9 @@ export class PartWriter {
     }
     // The tail comes after every part: the offset is the run of parts, then the tail. One state write names both
     // (the old tail is deleted only after it).
+    // A state write that failed (another writer changed the state) stops the tail from being stored at all.
     await this.drain()
+    await this.saves
     if (this.failure) throw this.failure.err
     if (this.fresh === 0) return this.settle()
     const key = store.tailKey(this.id)
