@@ -205,8 +205,8 @@ export class PartWriter {
   /**
    * Writes the state with the parts confirmed so far: at once when no state write started in the last
    * STATE_INTERVAL_MS, else when that much time has passed since the last one started, and always before the
-   * write resolves or rejects (flush). Parts confirmed
-   * since the last state write are lost with the process (the client sends them again); none was acknowledged.
+   * write resolves or rejects (flush). Parts confirmed since the last state write are lost with the process (the
+   * client sends them again); none was acknowledged.
    */
   private persist(now = false): void {
     if (this.stage) return
@@ -328,8 +328,8 @@ export class PartWriter {
       return this.settle()
     }
     // The tail comes after every part: the offset is the run of parts, then the tail. One state write names both
-    // (the old tail is deleted only after it).
-    // A state write that failed (another writer changed the state) stops the tail from being stored at all.
+    // (the old tail is deleted only after it); a state write that failed (another writer changed the state)
+    // stops the tail from being stored at all.
     await this.drain()
     await this.saves
     if (this.failure) throw this.failure.err

@@ -195,6 +195,8 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
     }
   })
 
+  // A killed instance's lease (LEASE_MS) runs out, the client retries, the instance restarts: some seconds, more
+  // on a loaded machine, hence its own timeout.
   it('an instance SIGKILLed while a PATCH streams to it: the client retries through the balancer and completes', async () => {
     const data = randomBytes(26 * MiB + 555)
     let current: Upload | undefined
@@ -235,7 +237,6 @@ describe.skipIf(skip)(`three instances behind HAProxy${skip ? ` (${skip})` : ''}
     }
     expect(instance.events().length).toBeGreaterThan(before)
     expect(balancer.log()).toContain(`Server ${server} is UP`)
-    // Its lease (LEASE_MS) runs out, the client retries, the instance restarts: on a loaded machine, some seconds.
   }, 120_000)
 
   it('fired `completed` exactly once per upload, summed over the instances', () => {
