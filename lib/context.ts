@@ -77,14 +77,21 @@ export type Headers = Record<string, string | number | undefined>
 type UploadEvent = 'created' | 'progress' | 'completed' | 'terminated'
 
 /**
- * Holds an event about `upload` until the response is out (notifications never delay or break a request).
- * Listeners get a frozen copy as the upload is now; with no listener, nothing is copied.
+ * Holds an event about `upload` until the response is out (notifications never delay or break a request), and
+ * counts it then for the metrics. Listeners get a frozen copy as the upload is now; with no listener, nothing is
+ * copied (the metrics count without one).
  */
 export function emitLater(ctx: Context, event: UploadEvent, upload: Upload): void {
-  const { emitter } = ctx.server
-  if (emitter.listenerCount(event) === 0) return
+  const { emitter, metrics } = ctx.server
+  if (emitter.listenerCount(event) === 0) {
+    if (metrics) ctx.events.push(() => metrics.event(event))
+    return
+  }
   const frozen = snapshot(upload)
-  ctx.events.push(() => safeEmit(emitter, event, frozen))
+  ctx.events.push(() => {
+    metrics?.event(event)
+    safeEmit(emitter, event, frozen)
+  })
 }
 
 /** Whether the request speaks the IETF draft (a version served or not) rather than tus. */

@@ -102,6 +102,21 @@ describe('metrics', () => {
     for (const secret of [id, pathOf(url), '/files', 'secret-name', 'c2VjcmV0LW5hbWUudHh0', 'BREW']) expect(text).not.toContain(secret)
   })
 
+  it('counts each upload event once, with and without listeners of the host, which still get every event', async () => {
+    const { registry, server } = await serverWith()
+    const heard: string[] = []
+    // The host listens to completions only: creations and terminations are counted without a listener.
+    server.uploads.on('completed', (upload) => heard.push(`completed ${upload.id} ${upload.offset}`))
+    const urls = [await createUpload(server.url, { 'Upload-Length': 3 }), await createUpload(server.url, { 'Upload-Length': 2 })]
+    expect((await patch(urls[0], 0, 'abc')).status).toBe(204)
+    expect((await patch(urls[1], 0, 'de')).status).toBe(204)
+    expect((await send('DELETE', urls[1], { headers: TUS })).status).toBe(204)
+    await until(async () => (await value(registry, 'tus_uploads_terminated_total')) === 1)
+    expect(await value(registry, 'tus_uploads_created_total')).toBe(2)
+    expect(await value(registry, 'tus_uploads_completed_total')).toBe(2)
+    expect(heard.sort()).toEqual([`completed ${idOf(urls[0])} 3`, `completed ${idOf(urls[1])} 2`].sort())
+  })
+
   it('counts expired uploads', async () => {
     const { registry, server } = await serverWith({ expireAfter: 1, cleanupInterval: 0 })
     await createUpload(server.url, { 'Upload-Length': 5 })
