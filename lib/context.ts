@@ -84,7 +84,7 @@ type UploadEvent = 'created' | 'progress' | 'completed' | 'terminated'
 export function emitLater(ctx: Context, event: UploadEvent, upload: Upload): void {
   const { emitter, metrics } = ctx.server
   if (emitter.listenerCount(event) === 0) {
-    if (metrics) ctx.events.push(() => metrics.event(event))
+    if (metrics && event !== 'progress') ctx.events.push(() => metrics.event(event))
     return
   }
   const frozen = snapshot(upload)
